@@ -1,0 +1,129 @@
+//! One error type for the HTTP layer, one status table, OpenAI's error JSON.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use edgellm_backend::BackendError;
+use serde_json::json;
+
+/// Everything a handler can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// Malformed JSON or a parameter out of range; `param` names the field.
+    #[error("{message}")]
+    InvalidRequest {
+        param: Option<String>,
+        message: String,
+    },
+    #[error("request body is larger than the limit of {limit} bytes")]
+    PayloadTooLarge { limit: usize },
+    #[error("no route for {method} {path}")]
+    NotFound { method: String, path: String },
+    #[error("method {method} is not allowed for {path}")]
+    MethodNotAllowed { method: String, path: String },
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+}
+
+impl ApiError {
+    pub fn invalid(param: impl Into<String>, message: impl Into<String>) -> Self {
+        ApiError::InvalidRequest {
+            param: Some(param.into()),
+            message: message.into(),
+        }
+    }
+
+    /// The status table: every error's HTTP status, OpenAI `type` and `code`.
+    pub fn status(&self) -> (StatusCode, &'static str, Option<&'static str>) {
+        match self {
+            ApiError::InvalidRequest { .. } => {
+                (StatusCode::BAD_REQUEST, "invalid_request_error", None)
+            }
+            ApiError::PayloadTooLarge { .. } => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "invalid_request_error",
+                Some("payload_too_large"),
+            ),
+            ApiError::NotFound { .. } => (
+                StatusCode::NOT_FOUND,
+                "invalid_request_error",
+                Some("not_found"),
+            ),
+            ApiError::MethodNotAllowed { .. } => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "invalid_request_error",
+                Some("method_not_allowed"),
+            ),
+            ApiError::Backend(e) => match e {
+                BackendError::ContextOverflow { .. } => (
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request_error",
+                    Some("context_length_exceeded"),
+                ),
+                BackendError::InvalidRequest(_) => {
+                    (StatusCode::BAD_REQUEST, "invalid_request_error", None)
+                }
+                BackendError::Overloaded { .. } => (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "server_overloaded",
+                    Some("overloaded"),
+                ),
+                BackendError::Unavailable(_) => (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "server_unavailable",
+                    Some("unavailable"),
+                ),
+                BackendError::Internal(_) => {
+                    (StatusCode::INTERNAL_SERVER_ERROR, "server_error", None)
+                }
+            },
+        }
+    }
+
+    /// Seconds a client should wait before retrying, for 503s.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            ApiError::Backend(BackendError::Overloaded {
+                retry_after_secs, ..
+            }) => Some(*retry_after_secs),
+            ApiError::Backend(BackendError::Unavailable(_)) => Some(5),
+            _ => None,
+        }
+    }
+
+    /// OpenAI's error object (`{"error": {...}}`), also used in-band in SSE streams.
+    pub fn body(&self) -> serde_json::Value {
+        let (_, kind, code) = self.status();
+        let param = match self {
+            ApiError::InvalidRequest { param, .. } => param.clone(),
+            _ => None,
+        };
+        let mut error = json!({
+            "message": self.to_string(),
+            "type": kind,
+            "param": param,
+            "code": code,
+        });
+        if let ApiError::Backend(BackendError::ContextOverflow {
+            prompt_tokens,
+            limit,
+        }) = self
+        {
+            error["n_prompt_tokens"] = json!(prompt_tokens);
+            error["n_ctx"] = json!(limit);
+        }
+        json!({ "error": error })
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, _, _) = self.status();
+        let mut response = (status, axum::Json(self.body())).into_response();
+        if let Some(secs) = self.retry_after() {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response
+    }
+}

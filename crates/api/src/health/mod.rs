@@ -1,0 +1,36 @@
+//! Probes: `GET /healthz` (the process answers) and `GET /readyz` (it would accept a
+//! request now). Load balancers and systemd-style supervisors poll these; they never need
+//! an API key and are never rate limited.
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+use crate::state::AppState;
+
+pub async fn healthz() -> Json<serde_json::Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+/// 200 when a request would be admitted; 503 with the reason otherwise.
+pub async fn readyz(State(state): State<AppState>) -> Response {
+    let stats = state.backend.stats();
+    let reason = if state.backend.model().is_none() {
+        Some("loading")
+    } else if stats.queue_depth >= state.limits.queue_capacity {
+        Some("queue_full")
+    } else {
+        None
+    };
+    match reason {
+        None => Json(json!({ "status": "ready", "slots_busy": stats.slots_busy, "slots_total": stats.slots_total, "queue_depth": stats.queue_depth })).into_response(),
+        Some(reason) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::RETRY_AFTER, "1")],
+            Json(json!({ "status": "unavailable", "reason": reason })),
+        )
+            .into_response(),
+    }
+}

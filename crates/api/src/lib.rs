@@ -1,0 +1,23 @@
+//! edgellm's HTTP surface. Knows the [`edgellm_backend::Backend`] trait, never llama.cpp.
+//!
+//! - [`router`]: every route in one place.
+//! - [`error`]: [`ApiError`], the single status table, rendered in OpenAI's error shape.
+//! - [`json`]: the JSON body extractor whose rejections are [`ApiError`]s naming the field.
+//! - [`generation`]: collecting or streaming a backend's events.
+//! - [`openai`]: one file per OpenAI endpoint, plus request parsing and validation.
+//! - [`health`]: liveness and readiness probes.
+//! - [`extra`]: llama.cpp-server-compatible helpers (`/tokenize`, `/apply-template`).
+#![forbid(unsafe_code)]
+
+pub mod error;
+pub mod extra;
+pub mod generation;
+pub mod health;
+pub mod json;
+pub mod openai;
+pub mod router;
+pub mod state;
+
+pub use error::ApiError;
+pub use router::router;
+pub use state::{ApiLimits, AppState};

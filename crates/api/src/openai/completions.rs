@@ -1,0 +1,86 @@
+//! `POST /v1/completions` (legacy text completion).
+
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use edgellm_backend::{GenerateRequest, Prompt};
+use futures::StreamExt;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::params::CommonParams;
+use super::{new_id, now_unix, sse, usage_json};
+use crate::error::ApiError;
+use crate::generation::{self, Piece};
+use crate::json::JsonBody;
+use crate::state::AppState;
+
+/// `prompt` may be a string or a one-element list of strings.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum PromptField {
+    One(String),
+    Many(Vec<String>),
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CompletionRequest {
+    pub prompt: PromptField,
+}
+
+pub async fn handler(State(state): State<AppState>, body: JsonBody) -> Result<Response, ApiError> {
+    let req: CompletionRequest = body.parse()?;
+    let common: CommonParams = body.parse()?;
+    let params = common.sampling(state.limits.max_tokens_cap)?;
+    let prompt = match req.prompt {
+        PromptField::One(p) => p,
+        PromptField::Many(mut v) if v.len() == 1 => v.remove(0),
+        PromptField::Many(_) => {
+            return Err(ApiError::invalid(
+                "prompt",
+                "only one prompt per request is supported",
+            ))
+        }
+    };
+    let model = state.backend.model().map(|m| m.id).unwrap_or_default();
+    let events = state.backend.submit(GenerateRequest {
+        prompt: Prompt::Text(prompt),
+        params,
+    })?;
+    let id = new_id("cmpl");
+    let created = now_unix();
+    let body = move |text: &str, finish: Option<&str>| {
+        json!({
+            "id": id, "object": "text_completion", "created": created, "model": model,
+            "choices": [{ "index": 0, "text": text, "logprobs": null, "finish_reason": finish }],
+        })
+    };
+    if !common.stream {
+        let done = generation::collect(events).await?;
+        let mut out = body(&done.text, Some(done.finish_reason.as_str()));
+        out["usage"] = usage_json(&done.usage);
+        return Ok(axum::Json(out).into_response());
+    }
+    let include_usage = common.include_usage();
+    let chunks = generation::pieces(events).flat_map(move |piece| {
+        let out = match piece {
+            Piece::Text(t) => vec![body(&t, None)],
+            Piece::Done {
+                finish_reason,
+                usage,
+                ..
+            } => {
+                let mut out = vec![body("", Some(finish_reason.as_str()))];
+                if include_usage {
+                    let mut last = body("", None);
+                    last["choices"] = json!([]);
+                    last["usage"] = usage_json(&usage);
+                    out.push(last);
+                }
+                out
+            }
+            Piece::Error(e) => vec![e.body()],
+        };
+        futures::stream::iter(out)
+    });
+    Ok(sse::response(chunks))
+}

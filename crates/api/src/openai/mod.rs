@@ -1,0 +1,35 @@
+//! OpenAI-compatible endpoints, one file each.
+//!
+//! - [`chat`]: `POST /v1/chat/completions`
+//! - [`completions`]: `POST /v1/completions`
+//! - [`models`]: `GET /v1/models`
+//! - [`params`]: request fields shared by both generation endpoints, and their validation.
+//! - [`sse`]: server-sent events framing (`data: ...`, `data: [DONE]`).
+
+pub mod chat;
+pub mod completions;
+pub mod models;
+pub mod params;
+pub mod sse;
+
+/// Seconds since the Unix epoch, for `created` fields.
+pub(crate) fn now_unix() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// A fresh id such as `chatcmpl-3f2a...`.
+pub(crate) fn new_id(prefix: &str) -> String {
+    format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
+}
+
+/// OpenAI's `usage` object.
+pub(crate) fn usage_json(usage: &edgellm_backend::Usage) -> serde_json::Value {
+    serde_json::json!({
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
+        "total_tokens": usage.prompt_tokens + usage.completion_tokens,
+        "prompt_tokens_details": { "cached_tokens": usage.cached_tokens },
+    })
+}

@@ -1,0 +1,97 @@
+//! The seam between HTTP and inference.
+//!
+//! The API crate only knows [`Backend`]; the engine crate implements it with llama.cpp.
+//! Router tests use a scripted backend, the daemon uses the real one.
+//!
+//! - [`request`]: what a client asks for (prompt, sampling parameters).
+//! - [`event`]: what comes back, as a stream of [`Event`]s per request.
+//! - [`BackendError`]: why a request could not be served.
+#![forbid(unsafe_code)]
+
+pub mod event;
+pub mod request;
+
+pub use event::{Event, FinishReason, Timings, Usage};
+pub use request::{ChatMessage, GenerateRequest, Prompt, SamplingParams};
+
+use tokio::sync::mpsc;
+
+/// Events of one request, in order: text pieces, then exactly one `Done` or `Error`.
+pub type EventStream = mpsc::Receiver<Event>;
+
+/// Why a request could not be served. Each variant maps to exactly one HTTP status in the API.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum BackendError {
+    /// The prompt does not fit in the context window of a slot.
+    #[error("this request needs {prompt_tokens} prompt tokens, but the context window is {limit} tokens; shorten the prompt or the conversation")]
+    ContextOverflow { prompt_tokens: usize, limit: usize },
+    /// The admission queue is full.
+    #[error("the server is busy ({queued} requests queued); retry later")]
+    Overloaded {
+        queued: usize,
+        retry_after_secs: u64,
+    },
+    /// The model is not loaded yet, or the engine stopped.
+    #[error("{0}")]
+    Unavailable(String),
+    /// The request is valid JSON but cannot be served (bad template input, etc.).
+    #[error("{0}")]
+    InvalidRequest(String),
+    /// Something broke inside the engine.
+    #[error("inference failed: {0}")]
+    Internal(String),
+}
+
+/// Facts about the loaded model that the API reports.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelInfo {
+    /// The id clients use in `model` fields.
+    pub id: String,
+    /// Context window per request (tokens).
+    pub n_ctx_per_request: usize,
+    /// Training context length from the GGUF.
+    pub n_ctx_train: usize,
+    /// File size in bytes.
+    pub size_bytes: u64,
+    /// Parameter count.
+    pub n_params: u64,
+    /// Architecture from the GGUF (`qwen2`, ...).
+    pub architecture: String,
+    /// Quantisation label from the GGUF file type, if known.
+    pub quantization: String,
+    /// Unix time the model file was last modified.
+    pub modified_unix: u64,
+}
+
+/// Counters the engine keeps; read by metrics and tests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct EngineStats {
+    pub requests_total: u64,
+    pub prompt_tokens_total: u64,
+    /// Prompt tokens that were not processed because a slot's KV cache already held them.
+    pub prompt_tokens_reused_total: u64,
+    pub generated_tokens_total: u64,
+    pub cancelled_total: u64,
+    pub queue_depth: u64,
+    pub slots_busy: u64,
+    pub slots_total: u64,
+}
+
+/// What the HTTP layer needs from an inference engine.
+pub trait Backend: Send + Sync + 'static {
+    /// The loaded model, or `None` while loading.
+    fn model(&self) -> Option<ModelInfo>;
+
+    /// Queue a request. Returns at once: `Overloaded` when the queue is full,
+    /// `Unavailable` while loading. Dropping the returned stream cancels the request.
+    fn submit(&self, request: GenerateRequest) -> Result<EventStream, BackendError>;
+
+    /// Token ids of a text under the model's tokenizer (special tokens parsed, no BOS added).
+    fn tokenize(&self, text: &str) -> Result<Vec<i32>, BackendError>;
+
+    /// The prompt a chat becomes under the model's chat template.
+    fn apply_template(&self, messages: &[ChatMessage]) -> Result<String, BackendError>;
+
+    /// Current counters.
+    fn stats(&self) -> EngineStats;
+}

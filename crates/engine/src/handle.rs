@@ -1,0 +1,232 @@
+//! [`EngineHandle`]: starts the engine thread and is the [`Backend`] the API talks to.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+use edgellm_backend::{
+    Backend, BackendError, EngineStats, EventStream, GenerateRequest, ModelInfo, Prompt,
+};
+use llama_cpp_2::model::LlamaModel;
+use llama_cpp_2::token::LlamaToken;
+use tokio::sync::{mpsc, watch};
+
+use crate::scheduler::{self, Job};
+use crate::template::ChatTemplate;
+use crate::{load, EngineConfig, EngineError};
+
+/// Events a request's channel holds beyond one per token: `Started`, the final flush, `Done`.
+const EVENT_HEADROOM: usize = 8;
+
+/// Where the engine is in its life.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoadState {
+    Loading,
+    Ready,
+    Failed(String),
+}
+
+/// What the engine thread and the handles share.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) config: EngineConfig,
+    pub(crate) loaded: OnceLock<Loaded>,
+    pub(crate) state: watch::Sender<LoadState>,
+    pub(crate) requests: AtomicU64,
+    pub(crate) prompt_tokens: AtomicU64,
+    pub(crate) reused_tokens: AtomicU64,
+    pub(crate) generated_tokens: AtomicU64,
+    pub(crate) cancelled: AtomicU64,
+    pub(crate) queued: AtomicU64,
+    pub(crate) busy: AtomicU64,
+    /// Milliseconds since `started` at the engine loop's last turn (liveness for the watchdog).
+    pub(crate) heartbeat_ms: AtomicU64,
+    pub(crate) started: Instant,
+}
+
+/// The model and what is derived from it; set once when loading succeeds.
+#[derive(Debug)]
+pub(crate) struct Loaded {
+    pub(crate) model: Arc<LlamaModel>,
+    pub(crate) template: ChatTemplate,
+    pub(crate) info: ModelInfo,
+    pub(crate) load_secs: f64,
+}
+
+/// Cheap to clone; the engine thread ends when the last handle is dropped and its
+/// requests are finished.
+#[derive(Debug, Clone)]
+pub struct EngineHandle {
+    jobs: SyncSender<Job>,
+    shared: Arc<Shared>,
+}
+
+impl EngineHandle {
+    /// Check the model file, then start the engine thread, which loads the model.
+    /// Returns at once; watch [`EngineHandle::state`] or await [`EngineHandle::wait_loaded`].
+    pub fn spawn(config: EngineConfig) -> Result<Self, EngineError> {
+        let size = load::check_model_file(&config.model_path)?;
+        let (jobs, rx) = sync_channel(config.queue as usize);
+        let shared = Arc::new(Shared {
+            config,
+            loaded: OnceLock::new(),
+            state: watch::Sender::new(LoadState::Loading),
+            requests: AtomicU64::new(0),
+            prompt_tokens: AtomicU64::new(0),
+            reused_tokens: AtomicU64::new(0),
+            generated_tokens: AtomicU64::new(0),
+            cancelled: AtomicU64::new(0),
+            queued: AtomicU64::new(0),
+            busy: AtomicU64::new(0),
+            heartbeat_ms: AtomicU64::new(0),
+            started: Instant::now(),
+        });
+        let thread_shared = Arc::clone(&shared);
+        std::thread::Builder::new()
+            .name("edgellm-engine".into())
+            .spawn(move || scheduler::thread_main(&thread_shared, size, rx))
+            .map_err(|e| EngineError::Backend(e.to_string()))?;
+        Ok(Self { jobs, shared })
+    }
+
+    /// Follow the load state (for readiness).
+    pub fn state(&self) -> watch::Receiver<LoadState> {
+        self.shared.state.subscribe()
+    }
+
+    /// Wait until the model is loaded or loading failed.
+    pub async fn wait_loaded(&self) -> Result<ModelInfo, String> {
+        let mut rx = self.state();
+        let state = rx
+            .wait_for(|s| *s != LoadState::Loading)
+            .await
+            .map_err(|_| EngineError::ThreadGone.to_string())?
+            .clone();
+        match state {
+            LoadState::Failed(why) => Err(why),
+            _ => self
+                .model()
+                .ok_or_else(|| EngineError::ThreadGone.to_string()),
+        }
+    }
+
+    /// Seconds the model took to load, once loaded.
+    pub fn load_seconds(&self) -> Option<f64> {
+        self.shared.loaded.get().map(|l| l.load_secs)
+    }
+
+    /// How long ago the engine loop last turned. A wedged engine stops turning.
+    pub fn heartbeat_age(&self) -> std::time::Duration {
+        let now = self.shared.started.elapsed().as_millis() as u64;
+        let beat = self.shared.heartbeat_ms.load(Ordering::Relaxed);
+        std::time::Duration::from_millis(now.saturating_sub(beat))
+    }
+
+    fn loaded(&self) -> Result<&Loaded, BackendError> {
+        self.shared
+            .loaded
+            .get()
+            .ok_or_else(|| match &*self.shared.state.borrow() {
+                LoadState::Failed(why) => {
+                    BackendError::Unavailable(format!("the model failed to load: {why}"))
+                }
+                _ => BackendError::Unavailable("the model is still loading; retry shortly".into()),
+            })
+    }
+
+    /// Render (for chats) and tokenise a prompt.
+    fn tokenize_prompt(
+        &self,
+        loaded: &Loaded,
+        prompt: &Prompt,
+    ) -> Result<Vec<LlamaToken>, BackendError> {
+        let text = match prompt {
+            Prompt::Chat(messages) => loaded.template.render(messages)?,
+            Prompt::Text(text) => text.clone(),
+        };
+        let vocab = loaded.model.vocab();
+        let bos = vocab.should_add_bos()
+            && (loaded.template.bos_token().is_empty()
+                || !text.starts_with(loaded.template.bos_token()));
+        Ok(vocab.tokenize(text.as_bytes(), bos, true))
+    }
+}
+
+impl Backend for EngineHandle {
+    fn model(&self) -> Option<ModelInfo> {
+        self.shared.loaded.get().map(|l| l.info.clone())
+    }
+
+    fn submit(&self, request: GenerateRequest) -> Result<EventStream, BackendError> {
+        let loaded = self.loaded()?;
+        let tokens = self.tokenize_prompt(loaded, &request.prompt)?;
+        let limit = loaded.info.n_ctx_per_request;
+        if tokens.is_empty() {
+            return Err(BackendError::InvalidRequest("the prompt is empty".into()));
+        }
+        if tokens.len() >= limit {
+            return Err(BackendError::ContextOverflow {
+                prompt_tokens: tokens.len(),
+                limit,
+            });
+        }
+        let room = limit - tokens.len();
+        let max = request
+            .params
+            .max_tokens
+            .map_or(room, |m| (m as usize).min(room));
+        let (events, rx) = mpsc::channel(max + EVENT_HEADROOM);
+        let job = Job {
+            tokens,
+            params: request.params,
+            max_tokens: max,
+            events,
+            submitted: Instant::now(),
+        };
+        self.shared.queued.fetch_add(1, Ordering::Relaxed);
+        match self.jobs.try_send(job) {
+            Ok(()) => Ok(rx),
+            Err(err) => {
+                self.shared.queued.fetch_sub(1, Ordering::Relaxed);
+                Err(match err {
+                    TrySendError::Full(_) => BackendError::Overloaded {
+                        queued: self.shared.config.queue as usize,
+                        retry_after_secs: 1,
+                    },
+                    TrySendError::Disconnected(_) => {
+                        BackendError::Unavailable("the engine has stopped".into())
+                    }
+                })
+            }
+        }
+    }
+
+    fn tokenize(&self, text: &str) -> Result<Vec<i32>, BackendError> {
+        let loaded = self.loaded()?;
+        let tokens = loaded.model.vocab().tokenize(text.as_bytes(), false, true);
+        Ok(tokens.into_iter().map(|t| t.0).collect())
+    }
+
+    fn apply_template(
+        &self,
+        messages: &[edgellm_backend::ChatMessage],
+    ) -> Result<String, BackendError> {
+        self.loaded()?.template.render(messages)
+    }
+
+    fn stats(&self) -> EngineStats {
+        let s = &self.shared;
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        EngineStats {
+            requests_total: get(&s.requests),
+            prompt_tokens_total: get(&s.prompt_tokens),
+            prompt_tokens_reused_total: get(&s.reused_tokens),
+            generated_tokens_total: get(&s.generated_tokens),
+            cancelled_total: get(&s.cancelled),
+            queue_depth: get(&s.queued),
+            slots_busy: get(&s.busy),
+            slots_total: u64::from(s.config.parallel),
+        }
+    }
+}

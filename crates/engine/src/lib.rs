@@ -1,0 +1,27 @@
+//! edgellm's inference engine: the only crate that uses llama.cpp (through `llama-cpp-2`).
+//!
+//! - [`config`]: engine settings (threads, context, batch, slots, queue).
+//! - [`load`]: checking and loading the GGUF, creating the context.
+//! - [`template`]: rendering the model's own Jinja chat template.
+//! - [`handle`]: [`EngineHandle`], the [`edgellm_backend::Backend`] the API talks to.
+//! - [`scheduler`]: the engine thread: slots, continuous batching, prefix reuse, cancellation.
+//! - [`sampler`], [`decoder`], [`stop`]: per-request sampling chain, UTF-8-safe
+//!   detokenisation and stop strings.
+//!
+//! One thread owns the llama.cpp context; requests reach it over a bounded channel and each
+//! carries its own bounded event channel. Dropping that channel's receiver cancels the request.
+#![forbid(unsafe_code)]
+
+pub mod config;
+pub mod decoder;
+pub mod error;
+pub mod handle;
+pub mod load;
+pub mod sampler;
+pub mod scheduler;
+pub mod stop;
+pub mod template;
+
+pub use config::EngineConfig;
+pub use error::EngineError;
+pub use handle::EngineHandle;

@@ -1,0 +1,212 @@
+//! A persistent local CA for home labs without a public name.
+//!
+//! On first start a CA (10 years) and a leaf signed by it are written under
+//! `<state-dir>/tls`. Install `ca.pem` on a phone or laptop once and every restart, address
+//! change or leaf renewal stays trusted: the CA never changes, only the leaf is reissued
+//! when the machine's names or addresses change or it nears expiry.
+
+use std::path::{Path, PathBuf};
+
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose, SanType,
+};
+use rustls::sign::CertifiedKey;
+use time::{Duration, OffsetDateTime};
+
+use crate::names::Identity;
+use crate::store::certified_key;
+use crate::{write_private, TlsError};
+
+/// CA lifetime: long, because users install it by hand.
+const CA_DAYS: i64 = 3650;
+/// Leaf lifetime: within what Apple accepts for user-installed roots (825 days).
+const LEAF_DAYS: i64 = 365;
+/// Reissue the leaf when it has less than this left.
+const RENEW_BEFORE_DAYS: i64 = 30;
+
+/// The CA on disk.
+#[derive(Debug)]
+pub struct LanCa {
+    dir: PathBuf,
+    cert_pem: String,
+    key_pem: String,
+}
+
+impl LanCa {
+    /// Directory under the state dir that holds the CA and the leaf.
+    pub fn dir_in(state_dir: &Path) -> PathBuf {
+        state_dir.join("tls")
+    }
+
+    /// Load the CA from `dir`, creating it (and `dir`, mode 0700) on first use.
+    pub fn load_or_create(dir: &Path) -> Result<Self, TlsError> {
+        create_private_dir(dir)?;
+        let cert_path = dir.join("ca.pem");
+        let key_path = dir.join("ca.key");
+        if cert_path.exists() && key_path.exists() {
+            return Ok(Self {
+                dir: dir.into(),
+                cert_pem: read(&cert_path)?,
+                key_pem: read(&key_path)?,
+            });
+        }
+        let key = KeyPair::generate()?;
+        let mut params = CertificateParams::new(Vec::<String>::new())?;
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+        params.distinguished_name.push(
+            DnType::CommonName,
+            format!("edgellm LAN CA ({})", host.trim()),
+        );
+        params
+            .distinguished_name
+            .push(DnType::OrganizationName, "edgellm");
+        params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+        params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
+        let now = OffsetDateTime::now_utc();
+        params.not_before = now - Duration::days(1);
+        params.not_after = now + Duration::days(CA_DAYS);
+        let cert = params.self_signed(&key)?;
+        write_private(&key_path, key.serialize_pem().as_bytes())?;
+        write_private(&cert_path, cert.pem().as_bytes())?;
+        tracing::info!(path = %cert_path.display(), "created a new LAN CA");
+        Ok(Self {
+            dir: dir.into(),
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+        })
+    }
+
+    /// The CA certificate (PEM), to install on clients.
+    pub fn cert_pem(&self) -> &str {
+        &self.cert_pem
+    }
+
+    /// SHA-256 fingerprint of the CA certificate.
+    pub fn fingerprint(&self) -> Result<String, TlsError> {
+        let der = rustls_pemfile::certs(&mut self.cert_pem.as_bytes())
+            .next()
+            .and_then(Result::ok)
+            .ok_or(TlsError::BadPem {
+                path: self.dir.join("ca.pem"),
+                what: "certificate",
+            })?;
+        Ok(crate::fingerprint(&der))
+    }
+
+    /// The leaf for `identity`: reused from disk when it covers the same names and is not
+    /// near expiry, otherwise issued anew and saved.
+    pub fn leaf(&self, identity: &Identity) -> Result<CertifiedKey, TlsError> {
+        let (cert_path, key_path, names_path) = (
+            self.dir.join("leaf.pem"),
+            self.dir.join("leaf.key"),
+            self.dir.join("leaf.names"),
+        );
+        let wanted = identity.to_lines();
+        if let (Ok(cert), Ok(key), Ok(names)) =
+            (read(&cert_path), read(&key_path), read(&names_path))
+        {
+            let (expiry, stored) = names.split_once('\n').unwrap_or(("0", ""));
+            let expiry: i64 = expiry.trim().parse().unwrap_or(0);
+            let fresh =
+                expiry - OffsetDateTime::now_utc().unix_timestamp() > RENEW_BEFORE_DAYS * 86_400;
+            if fresh && stored == wanted {
+                return certified_key(&format!("{cert}{}", self.cert_pem), &key);
+            }
+            tracing::info!(
+                "the machine's names or addresses changed, or the leaf nears expiry: reissuing"
+            );
+        }
+        let key = KeyPair::generate()?;
+        let mut params = CertificateParams::new(Vec::<String>::new())?;
+        let cn = identity
+            .dns
+            .iter()
+            .next()
+            .cloned()
+            .unwrap_or_else(|| "edgellm".into());
+        params.distinguished_name.push(DnType::CommonName, cn);
+        for dns in &identity.dns {
+            params
+                .subject_alt_names
+                .push(SanType::DnsName(dns.clone().try_into()?));
+        }
+        for ip in &identity.ips {
+            params.subject_alt_names.push(SanType::IpAddress(*ip));
+        }
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        params.key_usages = vec![
+            KeyUsagePurpose::DigitalSignature,
+            KeyUsagePurpose::KeyEncipherment,
+        ];
+        params.use_authority_key_identifier_extension = true;
+        let now = OffsetDateTime::now_utc();
+        params.not_before = now - Duration::days(1);
+        params.not_after = now + Duration::days(LEAF_DAYS);
+        let ca_key = KeyPair::from_pem(&self.key_pem)?;
+        let issuer = Issuer::from_ca_cert_pem(&self.cert_pem, ca_key)?;
+        let cert = params.signed_by(&key, &issuer)?;
+        write_private(&key_path, key.serialize_pem().as_bytes())?;
+        write_private(&cert_path, cert.pem().as_bytes())?;
+        let names = format!("{}\n{wanted}", params.not_after.unix_timestamp());
+        write_private(&names_path, names.as_bytes())?;
+        certified_key(
+            &format!("{}{}", cert.pem(), self.cert_pem),
+            &key.serialize_pem(),
+        )
+    }
+}
+
+fn read(path: &Path) -> Result<String, TlsError> {
+    std::fs::read_to_string(path).map_err(|source| TlsError::Io {
+        path: path.into(),
+        source,
+    })
+}
+
+/// Create `dir` (and parents) and make it private to the owner.
+pub fn create_private_dir(dir: &Path) -> Result<(), TlsError> {
+    use std::os::unix::fs::PermissionsExt;
+    let io = |source| TlsError::Io {
+        path: dir.into(),
+        source,
+    };
+    std::fs::create_dir_all(dir).map_err(io)?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(io)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ca_persists_and_leaf_is_reused_until_names_change() {
+        let dir = std::env::temp_dir().join(format!("edgellm-lan-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let ca = LanCa::load_or_create(&dir).unwrap();
+        let again = LanCa::load_or_create(&dir).unwrap();
+        assert_eq!(ca.fingerprint().unwrap(), again.fingerprint().unwrap());
+        let id = Identity::of_this_machine(&[]);
+        let a = ca.leaf(&id).unwrap();
+        let b = ca.leaf(&id).unwrap();
+        assert_eq!(
+            a.cert[0], b.cert[0],
+            "same names: the stored leaf is reused"
+        );
+        let other = Identity::of_this_machine(&["llm.home.arpa".into()]);
+        let c = ca.leaf(&other).unwrap();
+        assert_ne!(a.cert[0], c.cert[0], "new names: a new leaf");
+        assert_eq!(c.cert.len(), 2, "the chain includes the CA");
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.join("ca.key"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

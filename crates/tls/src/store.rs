@@ -1,0 +1,78 @@
+//! The certificate rustls serves, swappable at run time, and the server config.
+
+use std::sync::{Arc, RwLock};
+
+use rustls::crypto::ring;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
+
+use crate::TlsError;
+
+/// Holds the certificate in service. Swapping it affects new handshakes only; open
+/// connections keep theirs, so renewals never drop a client.
+#[derive(Debug)]
+pub struct CertStore {
+    current: RwLock<Arc<CertifiedKey>>,
+}
+
+impl CertStore {
+    pub fn new(key: CertifiedKey) -> Arc<Self> {
+        Arc::new(Self {
+            current: RwLock::new(Arc::new(key)),
+        })
+    }
+
+    /// Put a new certificate in service.
+    pub fn set(&self, key: CertifiedKey) {
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(key);
+    }
+
+    /// The certificate in service.
+    pub fn current(&self) -> Arc<CertifiedKey> {
+        Arc::clone(&self.current.read().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+impl ResolvesServerCert for CertStore {
+    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(self.current())
+    }
+}
+
+/// Build a [`CertifiedKey`] from PEM text (chain first, leaf first in the chain).
+pub fn certified_key(chain_pem: &str, key_pem: &str) -> Result<CertifiedKey, TlsError> {
+    let chain: Vec<CertificateDer<'static>> = rustls_pemfile::certs(&mut chain_pem.as_bytes())
+        .collect::<Result<_, _>>()
+        .map_err(|source| TlsError::Io {
+            path: "<certificate>".into(),
+            source,
+        })?;
+    if chain.is_empty() {
+        return Err(TlsError::BadPem {
+            path: "<certificate>".into(),
+            what: "certificate",
+        });
+    }
+    let key: PrivateKeyDer<'static> = rustls_pemfile::private_key(&mut key_pem.as_bytes())
+        .ok()
+        .flatten()
+        .ok_or(TlsError::BadPem {
+            path: "<key>".into(),
+            what: "private key",
+        })?;
+    let provider = ring::default_provider();
+    let certified = CertifiedKey::from_der(chain, key, &provider)?;
+    Ok(certified)
+}
+
+/// rustls config: TLS 1.3 and 1.2, ALPN h2 then http/1.1, certificates from `store`.
+pub fn server_config(store: Arc<CertStore>) -> Result<rustls::ServerConfig, TlsError> {
+    let mut config =
+        rustls::ServerConfig::builder_with_provider(Arc::new(ring::default_provider()))
+            .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
+            .with_no_client_auth()
+            .with_cert_resolver(store);
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(config)
+}

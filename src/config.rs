@@ -1,0 +1,326 @@
+//! Every setting in one place: a flag, an `EDGELLM_*` env var, a default. Parsed by clap
+//! ([`Cli`]), then validated and derived once ([`ServeConfig::from_args`]). Nothing else in
+//! the program reads the environment.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use edgellm_api::ApiLimits;
+use edgellm_engine::EngineConfig;
+
+use crate::error::Error;
+
+/// A private LLM appliance: in-process llama.cpp behind self-provisioned HTTPS.
+#[derive(Debug, Parser)]
+#[command(name = "edgellm", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the daemon: load the model and serve the API over HTTPS.
+    Serve(Box<ServeArgs>),
+    /// The LAN certificate authority that signs this device's HTTPS certificate.
+    #[command(subcommand)]
+    Ca(CaCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CaCommand {
+    /// Print the CA certificate (PEM) and its SHA-256 fingerprint, to install on clients.
+    Show(StateDirArg),
+}
+
+/// Where the daemon keeps certificates, the ACME cache and downloaded models.
+#[derive(Debug, Clone, Args)]
+pub struct StateDirArg {
+    /// State directory [default: $STATE_DIRECTORY under systemd, else
+    /// $XDG_STATE_HOME/edgellm or ~/.local/state/edgellm]
+    #[arg(long, env = "EDGELLM_STATE_DIR", value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+}
+
+impl StateDirArg {
+    pub fn resolve(&self) -> Result<PathBuf, Error> {
+        if let Some(dir) = &self.state_dir {
+            return Ok(dir.clone());
+        }
+        let env = |k| {
+            std::env::var_os(k)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        };
+        if let Some(dir) = env("STATE_DIRECTORY") {
+            return Ok(dir);
+        }
+        if let Some(dir) = env("XDG_STATE_HOME") {
+            return Ok(dir.join("edgellm"));
+        }
+        env("HOME")
+            .map(|h| h.join(".local/state/edgellm"))
+            .ok_or_else(|| {
+                Error::config("state-dir", "no state directory given and $HOME is not set")
+            })
+    }
+}
+
+/// Flags of `edgellm serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// GGUF model file [default: <state-dir>/models/model.gguf]
+    #[arg(long, env = "EDGELLM_MODEL", value_name = "PATH")]
+    pub model: Option<PathBuf>,
+
+    /// Model id reported to clients [default: the file name without .gguf]
+    #[arg(long, env = "EDGELLM_MODEL_ID", value_name = "ID")]
+    pub model_id: Option<String>,
+
+    /// Address and port of the HTTPS listener.
+    #[arg(
+        long,
+        env = "EDGELLM_LISTEN",
+        value_name = "ADDR:PORT",
+        default_value = "127.0.0.1:8443"
+    )]
+    pub listen: SocketAddr,
+
+    #[command(flatten)]
+    pub state_dir: StateDirArg,
+
+    /// Threads for generation [default: number of cores, at most 4]
+    #[arg(long, env = "EDGELLM_THREADS", value_name = "N")]
+    pub threads: Option<u32>,
+
+    /// Threads for prompt processing [default: same as --threads]
+    #[arg(long, env = "EDGELLM_THREADS_BATCH", value_name = "N")]
+    pub threads_batch: Option<u32>,
+
+    /// Context size in tokens, shared by all parallel slots (each gets ctx-size / parallel).
+    #[arg(
+        long,
+        env = "EDGELLM_CTX_SIZE",
+        value_name = "N",
+        default_value_t = 4096
+    )]
+    pub ctx_size: u32,
+
+    /// Most tokens decoded per step (prompt chunks plus one per generating slot).
+    #[arg(
+        long,
+        env = "EDGELLM_BATCH_SIZE",
+        value_name = "N",
+        default_value_t = 256
+    )]
+    pub batch_size: u32,
+
+    /// Micro-batch size; the compute buffer grows with it (the first memory knob on 1 GB boards).
+    #[arg(
+        long,
+        env = "EDGELLM_UBATCH_SIZE",
+        value_name = "N",
+        default_value_t = 128
+    )]
+    pub ubatch_size: u32,
+
+    /// Requests generated at the same time (continuous batching slots).
+    #[arg(long, env = "EDGELLM_PARALLEL", value_name = "N", default_value_t = 2)]
+    pub parallel: u32,
+
+    /// Requests that may wait for a free slot; more get 503 with Retry-After.
+    #[arg(long, env = "EDGELLM_QUEUE", value_name = "N", default_value_t = 8)]
+    pub queue: u32,
+
+    /// Lock the model in RAM so it is never paged out (needs LimitMEMLOCK).
+    #[arg(long, env = "EDGELLM_MLOCK")]
+    pub mlock: bool,
+
+    /// Extra DNS name or IP address for the LAN certificate (repeatable).
+    #[arg(
+        long = "tls-name",
+        env = "EDGELLM_TLS_NAMES",
+        value_name = "NAME",
+        value_delimiter = ','
+    )]
+    pub tls_names: Vec<String>,
+
+    /// Seconds a client has to finish the TLS handshake and send its request headers.
+    #[arg(
+        long,
+        env = "EDGELLM_HANDSHAKE_TIMEOUT",
+        value_name = "SECS",
+        default_value_t = 10
+    )]
+    pub handshake_timeout: u64,
+
+    /// Largest request body in bytes.
+    #[arg(long, env = "EDGELLM_MAX_BODY_BYTES", value_name = "BYTES", default_value_t = 1024 * 1024)]
+    pub max_body_bytes: usize,
+
+    /// Largest max_tokens a request may ask for (also the default when a request gives none).
+    #[arg(long, env = "EDGELLM_MAX_TOKENS", value_name = "N")]
+    pub max_tokens: Option<u32>,
+
+    /// Seconds in-flight requests get to finish after SIGTERM/SIGINT.
+    #[arg(
+        long,
+        env = "EDGELLM_DRAIN_TIMEOUT",
+        value_name = "SECS",
+        default_value_t = 30
+    )]
+    pub drain_timeout: u64,
+
+    /// Log filter: error, warn, info, debug, trace, or a tracing directive list.
+    #[arg(
+        long,
+        env = "EDGELLM_LOG_LEVEL",
+        value_name = "LEVEL",
+        default_value = "info"
+    )]
+    pub log_level: String,
+}
+
+/// The validated daemon configuration.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    pub listen: SocketAddr,
+    pub state_dir: PathBuf,
+    pub engine: EngineConfig,
+    pub api: ApiLimits,
+    pub tls_names: Vec<String>,
+    pub handshake_timeout: Duration,
+    pub drain_timeout: Duration,
+    pub log_level: String,
+}
+
+fn at_least(flag: &'static str, value: u32, min: u32) -> Result<u32, Error> {
+    if value < min {
+        return Err(Error::config(
+            flag,
+            format!("must be at least {min}, got {value}"),
+        ));
+    }
+    Ok(value)
+}
+
+impl ServeConfig {
+    pub fn from_args(args: ServeArgs) -> Result<Self, Error> {
+        let state_dir = args.state_dir.resolve()?;
+        let model_path = args
+            .model
+            .unwrap_or_else(|| state_dir.join("models/model.gguf"));
+        let model_id = args.model_id.unwrap_or_else(|| {
+            model_path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "model".into())
+        });
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
+        let threads = at_least("threads", args.threads.unwrap_or(cores.min(4)), 1)?;
+        let threads_batch = at_least("threads-batch", args.threads_batch.unwrap_or(threads), 1)?;
+        let parallel = at_least("parallel", args.parallel, 1)?;
+        let ctx_size = at_least("ctx-size", args.ctx_size, 64)?;
+        if ctx_size / parallel < 64 {
+            return Err(Error::config(
+                "ctx-size",
+                format!(
+                    "{ctx_size} tokens shared by {parallel} slots leaves fewer than 64 per request"
+                ),
+            ));
+        }
+        let batch_size = at_least("batch-size", args.batch_size, parallel.max(8))?;
+        let ubatch_size = at_least("ubatch-size", args.ubatch_size, 1)?;
+        if ubatch_size > batch_size {
+            return Err(Error::config(
+                "ubatch-size",
+                format!("must not exceed --batch-size ({batch_size}), got {ubatch_size}"),
+            ));
+        }
+        if args.handshake_timeout == 0 {
+            return Err(Error::config(
+                "handshake-timeout",
+                "must be at least 1 second",
+            ));
+        }
+        if args.max_body_bytes < 1024 {
+            return Err(Error::config("max-body-bytes", "must be at least 1024"));
+        }
+        if let Some(0) = args.max_tokens {
+            return Err(Error::config("max-tokens", "must be at least 1"));
+        }
+        Ok(Self {
+            listen: args.listen,
+            engine: EngineConfig {
+                model_path,
+                model_id,
+                threads,
+                threads_batch,
+                ctx_size,
+                batch_size,
+                ubatch_size,
+                parallel,
+                queue: at_least("queue", args.queue, 1)?,
+                mlock: args.mlock,
+            },
+            api: ApiLimits {
+                max_body_bytes: args.max_body_bytes,
+                max_tokens_cap: args.max_tokens,
+                queue_capacity: u64::from(args.queue),
+            },
+            state_dir,
+            tls_names: args.tls_names,
+            handshake_timeout: Duration::from_secs(args.handshake_timeout),
+            drain_timeout: Duration::from_secs(args.drain_timeout),
+            log_level: args.log_level,
+        })
+    }
+}
+
+/// OpenMP threads that busy-wait steal the cores from everything else on a small board
+/// (measured: generation fell from ~25 to ~1 tok/s with a competing process). Unless the
+/// operator chose otherwise, let idle OpenMP threads sleep. Must run before llama.cpp starts.
+pub fn default_omp_wait_policy() {
+    if std::env::var_os("OMP_WAIT_POLICY").is_none() {
+        std::env::set_var("OMP_WAIT_POLICY", "PASSIVE");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn serve(args: &[&str]) -> Result<ServeConfig, Error> {
+        let mut argv = vec!["edgellm", "serve", "--state-dir", "/tmp/x"];
+        argv.extend_from_slice(args);
+        let cli = Cli::try_parse_from(argv).map_err(|e| Error::config("?", e.to_string()))?;
+        match cli.command {
+            Command::Serve(a) => ServeConfig::from_args(*a),
+            Command::Ca(_) => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn defaults_are_valid_and_derived() {
+        let c = serve(&["--model", "/m/qwen.gguf"]).unwrap();
+        assert_eq!(c.engine.model_id, "qwen");
+        assert_eq!(c.listen.port(), 8443);
+        assert!(c.engine.threads >= 1);
+    }
+
+    #[test]
+    fn bad_values_name_the_flag() {
+        let err = serve(&["--threads", "0"]).unwrap_err().to_string();
+        assert!(err.contains("--threads"), "{err}");
+        let err = serve(&["--ubatch-size", "512", "--batch-size", "256"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("--ubatch-size"), "{err}");
+        let err = serve(&["--ctx-size", "128", "--parallel", "4"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("--ctx-size"), "{err}");
+    }
+}

@@ -1,0 +1,32 @@
+//! `edgellm`: a private LLM appliance in one binary.
+//!
+//! - [`config`]: every flag, env var and default, parsed and validated in one place.
+//! - [`serve`]: the daemon (`edgellm serve`): engine, certificates, HTTPS listener, shutdown.
+//! - [`ca`]: `edgellm ca show`, to install the LAN CA on clients.
+//! - [`logging`]: tracing setup.
+#![forbid(unsafe_code)]
+
+mod ca;
+mod config;
+mod error;
+mod logging;
+mod serve;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = config::Cli::parse();
+    let result = match cli.command {
+        config::Command::Serve(args) => config::ServeConfig::from_args(*args).and_then(serve::run),
+        config::Command::Ca(cmd) => ca::run(cmd),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("edgellm: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

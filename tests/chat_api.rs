@@ -1,0 +1,370 @@
+//! The OpenAI-compatible API end to end: the real binary, the real model, real TLS.
+
+mod common;
+
+use common::{greedy_chat, sse_data, Server};
+use serde_json::{json, Value};
+
+fn post(server: &Server, path: &str, body: &Value) -> (u16, Value) {
+    let r = server
+        .blocking_client()
+        .post(server.url(path))
+        .json(body)
+        .send()
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().unwrap())
+}
+
+fn content(v: &Value) -> String {
+    v["choices"][0]["message"]["content"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn greedy_chat_is_repeatable_and_the_stream_matches_it() {
+    let server = Server::start(&[]);
+    let body = greedy_chat("Name three colors.", json!({ "max_tokens": 40 }));
+    let (s1, a) = post(&server, "/v1/chat/completions", &body);
+    let (s2, b) = post(&server, "/v1/chat/completions", &body);
+    assert_eq!((s1, s2), (200, 200), "{a} {b}");
+    let text = content(&a);
+    assert!(!text.trim().is_empty(), "empty answer: {a}");
+    assert_eq!(text, content(&b), "greedy decoding must be deterministic");
+    assert_eq!(a["object"], "chat.completion");
+    assert_eq!(a["choices"][0]["message"]["role"], "assistant");
+
+    // Usage agrees with the model's own tokenizer.
+    let (_, rendered) = post(
+        &server,
+        "/apply-template",
+        &json!({ "messages": body["messages"] }),
+    );
+    let (_, prompt_tokens) = post(
+        &server,
+        "/tokenize",
+        &json!({ "content": rendered["prompt"] }),
+    );
+    let (_, answer_tokens) = post(&server, "/tokenize", &json!({ "content": text }));
+    let usage = &a["usage"];
+    assert_eq!(
+        usage["prompt_tokens"],
+        prompt_tokens["tokens"].as_array().unwrap().len(),
+        "{a}"
+    );
+    assert_eq!(
+        usage["completion_tokens"],
+        answer_tokens["tokens"].as_array().unwrap().len(),
+        "{a}"
+    );
+    assert_eq!(
+        usage["total_tokens"].as_u64().unwrap(),
+        usage["prompt_tokens"].as_u64().unwrap() + usage["completion_tokens"].as_u64().unwrap()
+    );
+
+    // The stream concatenates to the same text and ends with [DONE].
+    let mut stream_body = body.clone();
+    stream_body["stream"] = json!(true);
+    stream_body["stream_options"] = json!({ "include_usage": true });
+    let r = server
+        .blocking_client()
+        .post(server.url("/v1/chat/completions"))
+        .json(&stream_body)
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "text/event-stream");
+    assert_eq!(r.headers()["x-accel-buffering"], "no");
+    let data = sse_data(&r.text().unwrap());
+    assert_eq!(data.last().map(String::as_str), Some("[DONE]"), "{data:?}");
+    let chunks: Vec<Value> = data[..data.len() - 1]
+        .iter()
+        .map(|d| serde_json::from_str(d).unwrap())
+        .collect();
+    assert_eq!(chunks[0]["choices"][0]["delta"]["role"], "assistant");
+    let streamed: String = chunks
+        .iter()
+        .filter_map(|c| {
+            c["choices"].get(0)?["delta"]["content"]
+                .as_str()
+                .map(str::to_owned)
+        })
+        .collect();
+    assert_eq!(
+        streamed, text,
+        "streamed text differs from the non-stream answer"
+    );
+    assert!(chunks
+        .iter()
+        .all(|c| c["object"] == "chat.completion.chunk"));
+    let finish: Vec<&Value> = chunks
+        .iter()
+        .filter_map(|c| c["choices"].get(0).map(|ch| &ch["finish_reason"]))
+        .filter(|f| !f.is_null())
+        .collect();
+    assert_eq!(finish, vec![&a["choices"][0]["finish_reason"]]);
+    let last = chunks.last().unwrap();
+    assert_eq!(last["choices"], json!([]));
+    assert_eq!(last["usage"]["prompt_tokens"], usage["prompt_tokens"]);
+    assert_eq!(
+        last["usage"]["completion_tokens"],
+        usage["completion_tokens"]
+    );
+}
+
+#[test]
+fn max_tokens_and_stop_strings_end_generation() {
+    let server = Server::start(&[]);
+    let prompt = "Count from 1 to 20, separated by commas.";
+    let (_, full) = post(
+        &server,
+        "/v1/chat/completions",
+        &greedy_chat(prompt, json!({ "max_tokens": 60 })),
+    );
+    let full_text = content(&full);
+
+    let (status, short) = post(
+        &server,
+        "/v1/chat/completions",
+        &greedy_chat(prompt, json!({ "max_tokens": 5 })),
+    );
+    assert_eq!(status, 200);
+    assert_eq!(short["choices"][0]["finish_reason"], "length", "{short}");
+    assert_eq!(short["usage"]["completion_tokens"], 5);
+    assert!(
+        full_text.starts_with(&content(&short)),
+        "{full_text:?} vs {short}"
+    );
+
+    // Stop at the first "5": the text is what came before it, without the stop string.
+    let at = full_text.find('5').expect("the count contains a 5");
+    let (status, stopped) = post(
+        &server,
+        "/v1/chat/completions",
+        &greedy_chat(prompt, json!({ "max_tokens": 60, "stop": ["5"] })),
+    );
+    assert_eq!(status, 200);
+    assert_eq!(stopped["choices"][0]["finish_reason"], "stop", "{stopped}");
+    assert_eq!(content(&stopped), full_text[..at], "{stopped}");
+
+    // The same through the stream.
+    let body = greedy_chat(
+        prompt,
+        json!({ "max_tokens": 60, "stop": "5", "stream": true }),
+    );
+    let text = server
+        .blocking_client()
+        .post(server.url("/v1/chat/completions"))
+        .json(&body)
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    let streamed: String = sse_data(&text)
+        .iter()
+        .filter(|d| *d != "[DONE]")
+        .filter_map(|d| serde_json::from_str::<Value>(d).ok())
+        .filter_map(|c| {
+            c["choices"][0]["delta"]["content"]
+                .as_str()
+                .map(str::to_owned)
+        })
+        .collect();
+    assert_eq!(streamed, full_text[..at]);
+}
+
+#[test]
+fn text_completions_and_models() {
+    let server = Server::start(&["--model-id", "qwen-test"]);
+    let (status, models) = {
+        let r = server
+            .blocking_client()
+            .get(server.url("/v1/models"))
+            .send()
+            .unwrap();
+        (r.status().as_u16(), r.json::<Value>().unwrap())
+    };
+    assert_eq!(status, 200);
+    assert_eq!(models["object"], "list");
+    assert_eq!(models["data"][0]["id"], "qwen-test");
+    assert_eq!(models["data"][0]["meta"]["architecture"], "qwen2");
+
+    let body = json!({ "prompt": "def fibonacci(n):", "max_tokens": 16, "temperature": 0 });
+    let (status, a) = post(&server, "/v1/completions", &body);
+    assert_eq!(status, 200, "{a}");
+    assert_eq!(a["object"], "text_completion");
+    assert_eq!(a["model"], "qwen-test");
+    let text = a["choices"][0]["text"].as_str().unwrap();
+    assert!(!text.is_empty());
+    let (_, b) = post(&server, "/v1/completions", &body);
+    assert_eq!(b["choices"][0]["text"], a["choices"][0]["text"]);
+    assert_eq!(a["usage"]["completion_tokens"], 16);
+}
+
+#[test]
+fn bad_requests_get_openai_errors_naming_the_field_and_the_server_keeps_serving() {
+    let server = Server::start(&["--ctx-size", "512"]);
+    let client = server.blocking_client();
+    let url = server.url("/v1/chat/completions");
+    let send_raw = |body: &str| {
+        let r = client
+            .post(&url)
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .unwrap();
+        (r.status().as_u16(), r.json::<Value>().unwrap())
+    };
+
+    let (status, e) = send_raw("{\"messages\": [");
+    assert_eq!(status, 400);
+    assert_eq!(e["error"]["type"], "invalid_request_error");
+    assert!(
+        e["error"]["message"].as_str().unwrap().contains("JSON"),
+        "{e}"
+    );
+
+    for (body, param) in [
+        (
+            greedy_chat("hi", json!({ "temperature": "hot" })),
+            "temperature",
+        ),
+        (
+            greedy_chat("hi", json!({ "temperature": -1 })),
+            "temperature",
+        ),
+        (greedy_chat("hi", json!({ "top_p": 1.5 })), "top_p"),
+        (
+            greedy_chat("hi", json!({ "max_tokens": "many" })),
+            "max_tokens",
+        ),
+        (json!({ "messages": "hi" }), "messages"),
+        (json!({ "messages": [] }), "messages"),
+        (
+            json!({ "messages": [{ "role": "wizard", "content": "hi" }] }),
+            "messages[0].role",
+        ),
+    ] {
+        let (status, e) = post(&server, "/v1/chat/completions", &body);
+        assert_eq!(status, 400, "{body} -> {e}");
+        assert_eq!(e["error"]["param"], param, "{body} -> {e}");
+        assert!(
+            e["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains(param.split('[').next().unwrap()),
+            "{e}"
+        );
+    }
+
+    // A prompt over the context window: 400 with both numbers.
+    let long = "hello ".repeat(1000);
+    let (status, e) = post(
+        &server,
+        "/v1/chat/completions",
+        &greedy_chat(&long, json!({})),
+    );
+    assert_eq!(status, 400, "{e}");
+    assert_eq!(e["error"]["code"], "context_length_exceeded");
+    let n = e["error"]["n_prompt_tokens"].as_u64().unwrap();
+    assert!(n > 512, "{e}");
+    assert_eq!(e["error"]["n_ctx"], 512);
+    let msg = e["error"]["message"].as_str().unwrap();
+    assert!(msg.contains(&n.to_string()) && msg.contains("512"), "{msg}");
+
+    // Unknown fields are ignored.
+    let (status, ok) = post(
+        &server,
+        "/v1/chat/completions",
+        &greedy_chat(
+            "Say hi.",
+            json!({ "max_tokens": 4, "logit_bias": {}, "user": "x", "frobnicate": true }),
+        ),
+    );
+    assert_eq!(status, 200, "{ok}");
+
+    // Routes and methods.
+    let r = client.get(server.url("/v1/nope")).send().unwrap();
+    assert_eq!(r.status(), 404);
+    assert_eq!(r.json::<Value>().unwrap()["error"]["code"], "not_found");
+    let r = client
+        .get(server.url("/v1/chat/completions"))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 405);
+    assert!(r.json::<Value>().unwrap()["error"]["message"].is_string());
+
+    // Oversized body (HTTP/1.1, so the client reads the early answer).
+    let http1 = reqwest::blocking::Client::builder()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(reqwest::Certificate::from_pem(&server.ca_pem()).unwrap())
+        .http1_only()
+        .build()
+        .unwrap();
+    let big = format!(
+        "{{\"messages\":[{{\"role\":\"user\",\"content\":\"{}\"}}]}}",
+        "a".repeat(2 * 1024 * 1024)
+    );
+    let r = http1.post(&url).body(big).send().unwrap();
+    assert_eq!(r.status(), 413);
+    assert_eq!(
+        r.json::<Value>().unwrap()["error"]["code"],
+        "payload_too_large"
+    );
+
+    // Still serving.
+    let (status, ok) = post(
+        &server,
+        "/v1/chat/completions",
+        &greedy_chat("Say hi.", json!({ "max_tokens": 4 })),
+    );
+    assert_eq!(status, 200, "{ok}");
+    assert!(!content(&ok).is_empty());
+}
+
+#[test]
+fn non_ascii_prompts_and_answers_round_trip_without_replacement_characters() {
+    let server = Server::start(&[]);
+    let prompt = "请用中文回答，并在结尾加一个表情符号 😀：天空是什么颜色？";
+    let body = greedy_chat(prompt, json!({ "max_tokens": 48 }));
+    let (status, a) = post(&server, "/v1/chat/completions", &body);
+    assert_eq!(status, 200, "{a}");
+    let text = content(&a);
+    assert!(
+        !text.contains('\u{fffd}'),
+        "replacement character in {text:?}"
+    );
+    assert!(
+        text.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
+        "no Chinese in {text:?}"
+    );
+
+    let mut stream_body = body.clone();
+    stream_body["stream"] = json!(true);
+    let raw = server
+        .blocking_client()
+        .post(server.url("/v1/chat/completions"))
+        .json(&stream_body)
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    let pieces: Vec<String> = sse_data(&raw)
+        .iter()
+        .filter(|d| *d != "[DONE]")
+        .filter_map(|d| serde_json::from_str::<Value>(d).ok())
+        .filter_map(|c| {
+            c["choices"][0]["delta"]["content"]
+                .as_str()
+                .map(str::to_owned)
+        })
+        .collect();
+    assert!(pieces.iter().all(|p| !p.contains('\u{fffd}')), "{pieces:?}");
+    assert_eq!(pieces.concat(), text);
+
+    // The prompt itself survives tokenisation.
+    let (_, tokens) = post(&server, "/tokenize", &json!({ "content": prompt }));
+    assert!(tokens["tokens"].as_array().unwrap().len() > 5);
+}

@@ -1,0 +1,122 @@
+//! The command line: version, help, and clear one-line errors with a non-zero exit.
+
+mod common;
+
+use std::process::Command;
+
+use common::{binary, model_path, TempDir};
+
+fn run(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(binary())
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn version_and_help() {
+    let (code, out, _) = run(&["--version"]);
+    assert_eq!(code, 0);
+    assert_eq!(out.trim(), format!("edgellm {}", env!("CARGO_PKG_VERSION")));
+    let (code, out, _) = run(&["serve", "--help"]);
+    assert_eq!(code, 0);
+    for flag in [
+        "--model",
+        "--listen",
+        "--state-dir",
+        "--threads",
+        "--ctx-size",
+        "EDGELLM_MODEL",
+        "EDGELLM_LISTEN",
+    ] {
+        assert!(out.contains(flag), "help lacks {flag}:\n{out}");
+    }
+}
+
+fn serve_error(model: &std::path::Path, state: &TempDir) -> (i32, String) {
+    let (code, _, err) = run(&[
+        "serve",
+        "--model",
+        model.to_str().unwrap(),
+        "--state-dir",
+        state.path().to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+        "--threads",
+        "1",
+    ]);
+    (code, err)
+}
+
+#[test]
+fn bad_model_files_are_named_and_exit_non_zero() {
+    let dir = TempDir::new("models");
+    let state = TempDir::new("state");
+
+    let (code, err) = serve_error(&dir.path().join("missing.gguf"), &state);
+    assert_ne!(code, 0);
+    assert!(err.contains("does not exist"), "{err}");
+
+    let text = dir.path().join("notes.gguf");
+    std::fs::write(&text, "this is not a model").unwrap();
+    let (code, err) = serve_error(&text, &state);
+    assert_ne!(code, 0);
+    assert!(err.contains("not a GGUF"), "{err}");
+
+    // The first 8 MiB of the real model: a valid header, missing tensor data.
+    let truncated = dir.path().join("truncated.gguf");
+    let bytes = std::fs::read(model_path()).unwrap();
+    std::fs::write(&truncated, &bytes[..8 << 20]).unwrap();
+    let (code, err) = serve_error(&truncated, &state);
+    assert_ne!(code, 0);
+    assert!(err.contains("truncated or corrupt"), "{err}");
+}
+
+#[test]
+fn invalid_flags_name_the_flag() {
+    let (code, _, err) = run(&["serve", "--threads", "0", "--model", "/nonexistent"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("--threads"), "{err}");
+    let (code, _, err) = run(&["serve", "--listen", "not-an-address"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("--listen"), "{err}");
+}
+
+#[test]
+fn port_in_use_is_a_clear_error() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let state = TempDir::new("state");
+    let (code, _, err) = run(&[
+        "serve",
+        "--model",
+        model_path().to_str().unwrap(),
+        "--state-dir",
+        state.path().to_str().unwrap(),
+        "--listen",
+        &format!("127.0.0.1:{port}"),
+    ]);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("cannot listen on") && err.contains(&port),
+        "{err}"
+    );
+}
+
+#[test]
+fn ca_show_prints_the_ca_and_a_stable_fingerprint() {
+    let state = TempDir::new("state");
+    let dir = state.path().to_str().unwrap();
+    let (code, first, err) = run(&["ca", "show", "--state-dir", dir]);
+    assert_eq!(code, 0, "{err}");
+    assert!(first.starts_with("-----BEGIN CERTIFICATE-----"), "{first}");
+    assert!(first.contains("SHA-256 fingerprint: "), "{first}");
+    let (_, second, _) = run(&["ca", "show", "--state-dir", dir]);
+    assert_eq!(first, second, "the CA must persist");
+}

@@ -1,0 +1,255 @@
+//! Test harness: start the real `edgellm` binary with the real model over real TLS, and
+//! talk to it with a real HTTP client that trusts only the server's own CA.
+//!
+//! Every server is stopped by PID when its [`Server`] drops, also when a test fails, and
+//! servers run one at a time (a global lock), because two engines on two cores starve each
+//! other.
+#![allow(dead_code)]
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// One model-serving process at a time.
+static ONE_SERVER: Mutex<()> = Mutex::new(());
+
+/// How long a server may take to bind and load the model.
+const START_TIMEOUT: Duration = Duration::from_secs(120);
+
+pub fn binary() -> &'static str {
+    env!("CARGO_BIN_EXE_edgellm")
+}
+
+/// The test model; the suite fails (never skips) without it.
+pub fn model_path() -> PathBuf {
+    let path = std::env::var_os("EDGELLM_TEST_MODEL").map(PathBuf::from).unwrap_or_else(|| {
+        panic!("EDGELLM_TEST_MODEL is not set: run `bash tests/fetch-model.sh` and export its output")
+    });
+    assert!(
+        path.exists(),
+        "EDGELLM_TEST_MODEL={} does not exist",
+        path.display()
+    );
+    path
+}
+
+/// A fresh directory under the target dir, removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> Self {
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir =
+            std::env::temp_dir().join(format!("edgellm-test-{tag}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A running daemon.
+pub struct Server {
+    child: Child,
+    pub addr: String,
+    pub state: TempDir,
+    log: PathBuf,
+    _lock: MutexGuard<'static, ()>,
+}
+
+/// Test defaults, as env vars so a test's own flags override them: few threads, a small
+/// context, one slot.
+pub const DEFAULT_ENV: &[(&str, &str)] = &[
+    ("EDGELLM_THREADS", "2"),
+    ("EDGELLM_CTX_SIZE", "2048"),
+    ("EDGELLM_PARALLEL", "1"),
+    ("OMP_WAIT_POLICY", "PASSIVE"),
+    ("EDGELLM_LOG_LEVEL", "info,edgellm_engine=debug"),
+    ("NO_COLOR", "1"),
+];
+
+impl Server {
+    /// Start with the test model and `extra` flags,
+    /// and wait until it serves.
+    pub fn start(extra: &[&str]) -> Server {
+        let server = Server::spawn(extra);
+        server.wait_ready();
+        server
+    }
+
+    /// Start without waiting for readiness.
+    pub fn spawn(extra: &[&str]) -> Server {
+        let lock = ONE_SERVER.lock().unwrap_or_else(|e| e.into_inner());
+        let state = TempDir::new("state");
+        let log = state.path().join("server.log");
+        let model = model_path();
+        let mut args: Vec<String> = vec![
+            "serve".into(),
+            "--model".into(),
+            model.display().to_string(),
+        ];
+        args.extend(["--listen", "127.0.0.1:0", "--state-dir"].map(String::from));
+        args.push(state.path().display().to_string());
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let child = Command::new(binary())
+            .args(&args)
+            .envs(DEFAULT_ENV.iter().copied())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("start edgellm");
+        let mut server = Server {
+            child,
+            addr: String::new(),
+            state,
+            log,
+            _lock: lock,
+        };
+        server.addr = server.wait_for_log("listening on https://", START_TIMEOUT);
+        server
+    }
+
+    /// Wait until a log line containing `needle` appears; returns the rest of that line's
+    /// first word after the needle.
+    pub fn wait_for_log(&mut self, needle: &str, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let log = self.log();
+            if let Some(at) = log.find(needle) {
+                let rest = &log[at + needle.len()..];
+                return rest.split_whitespace().next().unwrap_or("").to_string();
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("edgellm exited ({status}) before '{needle}':\n{log}");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no '{needle}' after {timeout:?}:\n{log}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn wait_ready(&self) {
+        let deadline = Instant::now() + START_TIMEOUT;
+        let client = self.blocking_client();
+        loop {
+            if let Ok(r) = client.get(self.url("/readyz")).send() {
+                if r.status() == 200 {
+                    return;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "not ready after {START_TIMEOUT:?}:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    pub fn log(&self) -> String {
+        let mut s = String::new();
+        if let Ok(mut f) = std::fs::File::open(&self.log) {
+            let _ = f.read_to_string(&mut s);
+        }
+        s
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr.rsplit(':').next().unwrap().parse().unwrap()
+    }
+
+    /// URL by name, so the certificate's DNS name is checked.
+    pub fn url(&self, path: &str) -> String {
+        format!("https://localhost:{}{path}", self.port())
+    }
+
+    pub fn ca_pem(&self) -> Vec<u8> {
+        std::fs::read(self.state.path().join("tls/ca.pem")).expect("the LAN CA exists")
+    }
+
+    /// A client that trusts only this server's CA.
+    pub fn client(&self) -> reqwest::Client {
+        reqwest::Client::builder()
+            .tls_built_in_root_certs(false)
+            .add_root_certificate(reqwest::Certificate::from_pem(&self.ca_pem()).unwrap())
+            .timeout(Duration::from_secs(300))
+            .build()
+            .unwrap()
+    }
+
+    pub fn blocking_client(&self) -> reqwest::blocking::Client {
+        reqwest::blocking::Client::builder()
+            .tls_built_in_root_certs(false)
+            .add_root_certificate(reqwest::Certificate::from_pem(&self.ca_pem()).unwrap())
+            .timeout(Duration::from_secs(300))
+            .build()
+            .unwrap()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Send SIGTERM and wait for the exit code.
+    pub fn terminate(&mut self) -> Option<i32> {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.code();
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!("--- edgellm log ---\n{}", self.log());
+        }
+    }
+}
+
+/// Read an SSE body into its `data:` payloads.
+pub fn sse_data(body: &str) -> Vec<String> {
+    body.lines()
+        .filter_map(|l| l.strip_prefix("data: ").or_else(|| l.strip_prefix("data:")))
+        .map(|s| s.trim().to_string())
+        .collect()
+}
+
+/// A chat body with greedy decoding.
+pub fn greedy_chat(content: &str, extra: serde_json::Value) -> serde_json::Value {
+    let mut body = serde_json::json!({
+        "messages": [{ "role": "user", "content": content }],
+        "temperature": 0,
+    });
+    if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+        for (k, v) in e {
+            b.insert(k.clone(), v.clone());
+        }
+    }
+    body
+}
