@@ -173,6 +173,95 @@ pub struct ServeArgs {
     )]
     pub drain_timeout: u64,
 
+    /// File of API keys, one per line (blank lines and # comments ignored).
+    #[arg(long, env = "EDGELLM_API_KEY_FILE", value_name = "PATH")]
+    pub api_key_file: Option<PathBuf>,
+
+    /// An API key (repeatable; the env var takes a comma-separated list).
+    #[arg(
+        long = "api-key",
+        env = "EDGELLM_API_KEYS",
+        value_name = "KEY",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    pub api_keys: Vec<String>,
+
+    /// Requests per second per client address (0 turns rate limiting off).
+    #[arg(
+        long,
+        env = "EDGELLM_RATE_LIMIT_PER_SECOND",
+        value_name = "N",
+        default_value_t = 5.0
+    )]
+    pub rate_limit_per_second: f64,
+
+    /// Requests a client may send at once before the per-second rate applies.
+    #[arg(
+        long,
+        env = "EDGELLM_RATE_LIMIT_BURST",
+        value_name = "N",
+        default_value_t = 10
+    )]
+    pub rate_limit_burst: u32,
+
+    /// Proxy address or CIDR whose X-Forwarded-For is believed (repeatable).
+    #[arg(
+        long = "trusted-proxy",
+        env = "EDGELLM_TRUSTED_PROXIES",
+        value_name = "CIDR",
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Vec<String>,
+
+    /// Require an API key for /metrics too (by default it is open, like the probes).
+    #[arg(long, env = "EDGELLM_METRICS_REQUIRE_KEY")]
+    pub metrics_require_key: bool,
+
+    /// Most open client connections; further clients wait in the kernel's accept queue.
+    #[arg(
+        long,
+        env = "EDGELLM_MAX_CONNECTIONS",
+        value_name = "N",
+        default_value_t = 256
+    )]
+    pub max_connections: u32,
+
+    /// Refuse new requests and slow generation above this temperature (off by default).
+    #[arg(long, env = "EDGELLM_THERMAL_LIMIT_CELSIUS", value_name = "C")]
+    pub thermal_limit_celsius: Option<f64>,
+
+    /// Service resumes this many degrees below the limit.
+    #[arg(
+        long,
+        env = "EDGELLM_THERMAL_HYSTERESIS_CELSIUS",
+        value_name = "C",
+        default_value_t = 5.0
+    )]
+    pub thermal_hysteresis_celsius: f64,
+
+    /// Temperature file to watch [default: the hottest /sys/class/thermal zone].
+    #[arg(long, env = "EDGELLM_THERMAL_SENSOR", value_name = "PATH")]
+    pub thermal_sensor: Option<PathBuf>,
+
+    /// How often the thermal guard reads the sensor, in milliseconds.
+    #[arg(
+        long,
+        env = "EDGELLM_THERMAL_POLL_MS",
+        value_name = "MS",
+        default_value_t = 2000
+    )]
+    pub thermal_poll_ms: u64,
+
+    /// Log output: auto (journald under systemd, else text), text, json, journald.
+    #[arg(
+        long,
+        env = "EDGELLM_LOG_FORMAT",
+        value_name = "FORMAT",
+        default_value = "auto"
+    )]
+    pub log_format: LogFormat,
+
     /// Log filter: error, warn, info, debug, trace, or a tracing directive list.
     #[arg(
         long,
@@ -183,9 +272,25 @@ pub struct ServeArgs {
     pub log_level: String,
 }
 
+/// Where logs go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Auto,
+    Text,
+    Json,
+    Journald,
+}
+
 /// The validated daemon configuration.
 #[derive(Debug, Clone)]
 pub struct ServeConfig {
+    pub keys: edgellm_api::ApiKeys,
+    pub access: edgellm_api::AccessConfig,
+    pub thermal: edgellm_observe::ThermalConfig,
+    pub max_connections: usize,
+    pub log_format: LogFormat,
+    /// Set when running under systemd's journal (`JOURNAL_STREAM`).
+    pub under_journald: bool,
     pub listen: SocketAddr,
     pub state_dir: PathBuf,
     pub engine: EngineConfig,
@@ -251,7 +356,66 @@ impl ServeConfig {
         if let Some(0) = args.max_tokens {
             return Err(Error::config("max-tokens", "must be at least 1"));
         }
+        let keys = edgellm_api::ApiKeys::load(args.api_key_file.as_deref(), &args.api_keys)
+            .map_err(|e| Error::config("api-key-file", e))?;
+        let rate_limit =
+            if args.rate_limit_per_second < 0.0 || !args.rate_limit_per_second.is_finite() {
+                return Err(Error::config(
+                    "rate-limit-per-second",
+                    "must be 0 (off) or a positive number",
+                ));
+            } else if args.rate_limit_per_second == 0.0 {
+                None
+            } else {
+                Some(edgellm_api::RateLimit {
+                    per_second: args.rate_limit_per_second,
+                    burst: at_least("rate-limit-burst", args.rate_limit_burst, 1)?,
+                })
+            };
+        let trusted_proxies = args
+            .trusted_proxies
+            .iter()
+            .map(|s| {
+                s.parse::<ipnet::IpNet>()
+                    .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| {
+                        Error::config(
+                            "trusted-proxy",
+                            format!("'{s}' is not an IP address or CIDR"),
+                        )
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if let Some(limit) = args.thermal_limit_celsius {
+            if !(20.0..=120.0).contains(&limit) {
+                return Err(Error::config(
+                    "thermal-limit-celsius",
+                    format!("must be between 20 and 120, got {limit}"),
+                ));
+            }
+        }
+        if args.thermal_hysteresis_celsius < 0.0 {
+            return Err(Error::config(
+                "thermal-hysteresis-celsius",
+                "must not be negative",
+            ));
+        }
         Ok(Self {
+            keys,
+            access: edgellm_api::AccessConfig {
+                rate_limit,
+                trusted_proxies,
+                metrics_public: !args.metrics_require_key,
+            },
+            thermal: edgellm_observe::ThermalConfig {
+                limit_celsius: args.thermal_limit_celsius,
+                hysteresis_celsius: args.thermal_hysteresis_celsius,
+                sensor: args.thermal_sensor,
+                poll: Duration::from_millis(args.thermal_poll_ms.max(50)),
+            },
+            max_connections: at_least("max-connections", args.max_connections, 1)? as usize,
+            log_format: args.log_format,
+            under_journald: std::env::var_os("JOURNAL_STREAM").is_some(),
             listen: args.listen,
             engine: EngineConfig {
                 model_path,

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Install what building and testing edgellm needs on Debian/Ubuntu, if missing:
-# cmake + clang/libclang (llama.cpp and its bindgen), rustfmt and clippy.
+# cmake + clang/libclang (llama.cpp and its bindgen), promtool (from prometheus, to check
+# /metrics), rustfmt and clippy.
 # Safe to run repeatedly.
 set -euo pipefail
 
-packages=(cmake clang libclang-dev pkg-config ca-certificates python3-pip)
+packages=(cmake clang libclang-dev pkg-config ca-certificates prometheus)
+python3 -m pip --version >/dev/null 2>&1 || packages+=(python3-pip)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

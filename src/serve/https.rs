@@ -21,11 +21,14 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 pub struct Options {
     /// Time a client has for the TLS handshake and, on HTTP/1.1, each request's headers.
     pub handshake_timeout: Duration,
-    /// Time open connections get to finish after shutdown begins.
-    pub drain_timeout: Duration,
+    /// Most connections served at once.
+    pub max_connections: usize,
 }
 
-/// Serve `app` over TLS until `shutdown` resolves, then drain open connections.
+/// After draining, how long idle keep-alive connections get to close cleanly.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Serve `app` over TLS until `shutdown` resolves, then close open connections.
 pub async fn serve(
     listener: TcpListener,
     tls: Arc<rustls::ServerConfig>,
@@ -35,8 +38,16 @@ pub async fn serve(
 ) {
     let acceptor = TlsAcceptor::from(tls);
     let graceful = GracefulShutdown::new();
+    let slots = Arc::new(tokio::sync::Semaphore::new(options.max_connections));
     tokio::pin!(shutdown);
     loop {
+        let permit = tokio::select! {
+            permit = Arc::clone(&slots).acquire_owned() => match permit {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+            () = &mut shutdown => break,
+        };
         let (tcp, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(conn) => conn,
@@ -54,6 +65,7 @@ pub async fn serve(
         let app = app.clone();
         let options = options.clone();
         tokio::spawn(async move {
+            let _permit = permit;
             let stream =
                 match tokio::time::timeout(options.handshake_timeout, acceptor.accept(tcp)).await {
                     Ok(Ok(stream)) => stream,
@@ -78,6 +90,6 @@ pub async fn serve(
     drop(listener);
     tokio::select! {
         () = graceful.shutdown() => {}
-        () = tokio::time::sleep(options.drain_timeout) => tracing::warn!("drain timeout: closing open connections"),
+        () = tokio::time::sleep(CLOSE_TIMEOUT) => tracing::warn!("closing connections that did not finish"),
     }
 }

@@ -1,23 +1,37 @@
-//! `edgellm serve`: wire engine, certificates and the HTTPS listener together.
+//! `edgellm serve`: wire engine, certificates, guards and the HTTPS listener together.
 //!
-//! - [`https`]: the TLS accept loop (handshake timeout, HTTP/1.1 + h2, graceful drain).
+//! - [`https`]: the TLS accept loop (handshake timeout, connection cap, HTTP/1.1 + h2).
 //! - [`signals`]: shutdown on SIGTERM or SIGINT.
+//! - [`systemd`]: readiness, status, watchdog and stopping notifications.
 
 mod https;
 mod signals;
+mod systemd;
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use edgellm_api::AppState;
+use edgellm_api::{AppState, RuntimeFlags};
+use edgellm_backend::Backend;
 use edgellm_engine::EngineHandle;
+use edgellm_observe::engine::EngineCollector;
+use edgellm_observe::system::SystemCollector;
+use edgellm_observe::{FnGauge, Metrics, ThermalGuard};
 use edgellm_tls::names::Identity;
 use edgellm_tls::{CertStore, LanCa};
 
 use crate::config::ServeConfig;
 use crate::error::Error;
 
+/// Pause after each decode step while the device is too hot (roughly thirds the heat of
+/// generation at ~25 tok/s).
+const HOT_STEP_PAUSE: Duration = Duration::from_millis(100);
+
+/// How often the engine is checked for idleness while draining.
+const DRAIN_POLL: Duration = Duration::from_millis(100);
+
 pub fn run(config: ServeConfig) -> Result<(), Error> {
-    crate::logging::init(&config.log_level);
+    crate::logging::init(&config.log_level, config.log_format, config.under_journald);
     crate::config::default_omp_wait_policy();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         // The engine thread does the heavy work; two async workers are plenty for I/O.
@@ -29,7 +43,9 @@ pub fn run(config: ServeConfig) -> Result<(), Error> {
 }
 
 async fn serve(config: ServeConfig) -> Result<(), Error> {
+    systemd::status("provisioning certificates");
     let store = provision_certificates(&config)?;
+    systemd::status("loading the model");
     let engine = EngineHandle::spawn(config.engine.clone())?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -39,36 +55,104 @@ async fn serve(config: ServeConfig) -> Result<(), Error> {
         })?;
     let addr = listener.local_addr().unwrap_or(config.listen);
     tracing::info!(%addr, model = %config.engine.model_path.display(), "listening on https://{addr}");
+    if config.keys.is_empty() && !addr.ip().is_loopback() {
+        tracing::warn!(%addr, "no API keys configured and listening beyond loopback: anyone who can reach this address can use the model (set --api-key-file)");
+    }
 
+    let backend: Arc<dyn Backend> = Arc::new(engine.clone());
+    let metrics = Arc::new(metrics(&engine, &backend, &store));
+    let thermal = config
+        .thermal
+        .limit_celsius
+        .map(|_| ThermalGuard::new(config.thermal.clone()));
+    if let Some(guard) = &thermal {
+        let engine = engine.clone();
+        let on_change = Box::new(move |hot: bool| {
+            engine.set_step_pause(if hot { HOT_STEP_PAUSE } else { Duration::ZERO })
+        });
+        tokio::spawn(Arc::clone(guard).run(Arc::clone(&metrics), on_change));
+    }
+    let flags = Arc::new(RuntimeFlags::new(thermal));
     let state = AppState {
-        backend: Arc::new(engine.clone()),
+        backend,
         limits: config.api.clone(),
+        access: config.access.clone(),
+        keys: Arc::new(config.keys.clone()),
+        metrics,
+        runtime: Arc::clone(&flags),
     };
     let app = edgellm_api::router(state);
     let tls = Arc::new(edgellm_tls::server_config(store)?);
     let options = https::Options {
         handshake_timeout: config.handshake_timeout,
-        drain_timeout: config.drain_timeout,
+        max_connections: config.max_connections,
     };
-
-    let loaded = {
-        let engine = engine.clone();
-        async move { engine.wait_loaded().await }
+    let shutdown = {
+        let (engine, flags, drain) = (engine.clone(), Arc::clone(&flags), config.drain_timeout);
+        async move {
+            signals::shutdown().await;
+            flags.start_draining();
+            systemd::stopping();
+            drain_engine(&engine, drain).await;
+        }
     };
-    let server = https::serve(listener, tls, app, options, signals::shutdown());
+    let server = https::serve(listener, tls, app, options, shutdown);
     tokio::pin!(server);
     tokio::select! {
-        loaded = loaded => {
-            if let Err(why) = loaded {
-                return Err(Error::ModelLoad(why));
-            }
-            tracing::info!("ready");
+        loaded = engine.wait_loaded() => {
+            let info = loaded.map_err(Error::ModelLoad)?;
+            tracing::info!(model = %info.id, n_ctx = info.n_ctx_per_request, "ready");
+            systemd::ready();
+            systemd::spawn_watchdog(engine.clone());
             server.await;
         }
         () = &mut server => {}
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Wait until no request is queued or running, or the drain timeout passes.
+async fn drain_engine(engine: &EngineHandle, timeout: Duration) {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let s = engine.stats();
+        if s.slots_busy == 0 && s.queue_depth == 0 {
+            tracing::info!("drained");
+            return;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            tracing::warn!(
+                busy = s.slots_busy,
+                queued = s.queue_depth,
+                "drain timeout: stopping with requests in flight"
+            );
+            return;
+        }
+        tokio::time::sleep(DRAIN_POLL).await;
+    }
+}
+
+fn metrics(engine: &EngineHandle, backend: &Arc<dyn Backend>, store: &Arc<CertStore>) -> Metrics {
+    let mut metrics = Metrics::new();
+    let load = {
+        let engine = engine.clone();
+        Arc::new(move || engine.load_seconds())
+    };
+    metrics.register_collector(Box::new(EngineCollector::new(Arc::clone(backend), load)));
+    metrics.register_collector(Box::new(SystemCollector::new()));
+    let store = Arc::clone(store);
+    metrics.register_collector(Box::new(FnGauge::new(
+        "certificate_expiry_seconds",
+        "Seconds until the served TLS certificate expires",
+        move || {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .ok()?;
+            Some(store.not_after_unix()? as f64 - now.as_secs_f64())
+        },
+    )));
+    metrics
 }
 
 fn provision_certificates(config: &ServeConfig) -> Result<Arc<CertStore>, Error> {

@@ -90,6 +90,11 @@ impl Server {
 
     /// Start without waiting for readiness.
     pub fn spawn(extra: &[&str]) -> Server {
+        Server::spawn_env(extra, &[])
+    }
+
+    /// Start without waiting for readiness, with extra environment variables.
+    pub fn spawn_env(extra: &[&str], env: &[(&str, &str)]) -> Server {
         let lock = ONE_SERVER.lock().unwrap_or_else(|e| e.into_inner());
         let state = TempDir::new("state");
         let log = state.path().join("server.log");
@@ -102,9 +107,28 @@ impl Server {
         args.extend(["--listen", "127.0.0.1:0", "--state-dir"].map(String::from));
         args.push(state.path().display().to_string());
         args.extend(extra.iter().map(|s| s.to_string()));
-        let child = Command::new(binary())
+        // `WATCHDOG_PID=self` becomes the daemon's own PID, as systemd sets it: a shell
+        // exports its PID and execs the daemon in its place.
+        let mut command = if env.iter().any(|&(k, v)| k == "WATCHDOG_PID" && v == "self") {
+            let mut c = Command::new("sh");
+            c.args([
+                "-c",
+                "WATCHDOG_PID=$$; export WATCHDOG_PID; exec \"$0\" \"$@\"",
+                binary(),
+            ]);
+            c
+        } else {
+            Command::new(binary())
+        };
+        let env: Vec<(&str, &str)> = env
+            .iter()
+            .copied()
+            .filter(|&(k, _)| k != "WATCHDOG_PID")
+            .collect();
+        let child = command
             .args(&args)
             .envs(DEFAULT_ENV.iter().copied())
+            .envs(env)
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()

@@ -20,6 +20,15 @@ pub enum ApiError {
     NotFound { method: String, path: String },
     #[error("method {method} is not allowed for {path}")]
     MethodNotAllowed { method: String, path: String },
+    #[error("missing or invalid API key; send it as 'Authorization: Bearer <key>' or 'x-api-key: <key>'")]
+    Unauthorized,
+    #[error("rate limit exceeded for your address; retry in {retry_after} s")]
+    RateLimited { retry_after: u64 },
+    #[error("{message}")]
+    Unavailable {
+        message: &'static str,
+        retry_after: u64,
+    },
     #[error(transparent)]
     Backend(#[from] BackendError),
 }
@@ -53,6 +62,21 @@ impl ApiError {
                 "invalid_request_error",
                 Some("method_not_allowed"),
             ),
+            ApiError::Unauthorized => (
+                StatusCode::UNAUTHORIZED,
+                "authentication_error",
+                Some("invalid_api_key"),
+            ),
+            ApiError::RateLimited { .. } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limit_error",
+                Some("rate_limit_exceeded"),
+            ),
+            ApiError::Unavailable { .. } => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "server_unavailable",
+                Some("unavailable"),
+            ),
             ApiError::Backend(e) => match e {
                 BackendError::ContextOverflow { .. } => (
                     StatusCode::BAD_REQUEST,
@@ -79,9 +103,12 @@ impl ApiError {
         }
     }
 
-    /// Seconds a client should wait before retrying, for 503s.
+    /// Seconds a client should wait before retrying, for 429s and 503s.
     pub fn retry_after(&self) -> Option<u64> {
         match self {
+            ApiError::RateLimited { retry_after } | ApiError::Unavailable { retry_after, .. } => {
+                Some(*retry_after)
+            }
             ApiError::Backend(BackendError::Overloaded {
                 retry_after_secs, ..
             }) => Some(*retry_after_secs),

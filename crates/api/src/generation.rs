@@ -1,10 +1,16 @@
 //! Reading a backend's event stream: all at once, or piece by piece.
 
-use edgellm_backend::{Event, EventStream, FinishReason, Timings, Usage};
+use edgellm_backend::{
+    BackendError, Event, EventStream, FinishReason, GenerateRequest, Timings, Usage,
+};
+use std::sync::Arc;
+
+use edgellm_observe::Metrics;
 use futures::Stream;
 use futures::StreamExt;
 
 use crate::error::ApiError;
+use crate::state::AppState;
 
 /// A finished generation.
 #[derive(Debug, Clone)]
@@ -27,10 +33,20 @@ pub enum Piece {
     Error(ApiError),
 }
 
+/// Queue a request with the backend, counting refusals for a full queue.
+pub fn start(state: &AppState, request: GenerateRequest) -> Result<EventStream, ApiError> {
+    state.backend.submit(request).map_err(|e| {
+        if matches!(e, BackendError::Overloaded { .. }) {
+            state.metrics.overloaded.inc();
+        }
+        e.into()
+    })
+}
+
 /// Wait for the whole answer. Dropping this future (client gone) cancels the request.
-pub async fn collect(events: EventStream) -> Result<Completion, ApiError> {
+pub async fn collect(events: EventStream, metrics: Arc<Metrics>) -> Result<Completion, ApiError> {
     let mut text = String::new();
-    let mut pieces = std::pin::pin!(pieces(events));
+    let mut pieces = std::pin::pin!(pieces(events, metrics));
     while let Some(piece) = pieces.next().await {
         match piece {
             Piece::Text(t) => text.push_str(&t),
@@ -53,27 +69,36 @@ pub async fn collect(events: EventStream) -> Result<Completion, ApiError> {
 }
 
 /// The events as [`Piece`]s; a stream that ends without `Done` ends with an error piece.
-pub fn pieces(events: EventStream) -> impl Stream<Item = Piece> + Send + 'static {
-    futures::stream::unfold(Some(events), |state| async move {
-        let mut events = state?;
-        loop {
-            let piece = match events.recv().await {
-                None => return Some((Piece::Error(lost()), None)),
-                Some(Event::Started { .. }) => continue,
-                Some(Event::Text(t)) => return Some((Piece::Text(t), Some(events))),
-                Some(Event::Done {
-                    finish_reason,
-                    usage,
-                    timings,
-                }) => Piece::Done {
-                    finish_reason,
-                    usage,
-                    timings,
-                },
-                Some(Event::Error(e)) => Piece::Error(e.into()),
-            };
-            // Done and Error are final.
-            return Some((piece, None));
+pub fn pieces(
+    events: EventStream,
+    metrics: Arc<Metrics>,
+) -> impl Stream<Item = Piece> + Send + 'static {
+    futures::stream::unfold(Some(events), move |state| {
+        let metrics = Arc::clone(&metrics);
+        async move {
+            let mut events = state?;
+            loop {
+                let piece = match events.recv().await {
+                    None => return Some((Piece::Error(lost()), None)),
+                    Some(Event::Started { .. }) => continue,
+                    Some(Event::Text(t)) => return Some((Piece::Text(t), Some(events))),
+                    Some(Event::Done {
+                        finish_reason,
+                        usage,
+                        timings,
+                    }) => {
+                        record(&metrics, &usage, &timings);
+                        Piece::Done {
+                            finish_reason,
+                            usage,
+                            timings,
+                        }
+                    }
+                    Some(Event::Error(e)) => Piece::Error(e.into()),
+                };
+                // Done and Error are final.
+                return Some((piece, None));
+            }
         }
     })
 }
@@ -81,4 +106,16 @@ pub fn pieces(events: EventStream) -> impl Stream<Item = Piece> + Send + 'static
 fn lost() -> ApiError {
     edgellm_backend::BackendError::Internal("the engine ended the request without an answer".into())
         .into()
+}
+
+/// Time to first token and generation speed of a finished request.
+fn record(metrics: &Metrics, usage: &Usage, timings: &Timings) {
+    metrics
+        .time_to_first_token
+        .observe((timings.queue_us + timings.prompt_us) as f64 / 1e6);
+    if usage.completion_tokens > 1 && timings.generation_us > 0 {
+        let per_second =
+            (usage.completion_tokens - 1) as f64 / (timings.generation_us as f64 / 1e6);
+        metrics.generation_tokens_per_second.observe(per_second);
+    }
 }

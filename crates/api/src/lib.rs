@@ -5,13 +5,15 @@
 //! - [`json`]: the JSON body extractor whose rejections are [`ApiError`]s naming the field.
 //! - [`generation`]: collecting or streaming a backend's events.
 //! - [`openai`]: one file per OpenAI endpoint, plus request parsing and validation.
-//! - [`health`]: liveness and readiness probes.
+//! - [`health`]: liveness and readiness probes, `/metrics`.
+//! - [`guard`]: API keys, rate limits, admission, request logs and metrics.
 //! - [`extra`]: llama.cpp-server-compatible helpers (`/tokenize`, `/apply-template`).
 #![forbid(unsafe_code)]
 
 pub mod error;
 pub mod extra;
 pub mod generation;
+pub mod guard;
 pub mod health;
 pub mod json;
 pub mod openai;
@@ -19,5 +21,7 @@ pub mod router;
 pub mod state;
 
 pub use error::ApiError;
+pub use guard::keys::ApiKeys;
+pub use guard::ratelimit::RateLimit;
 pub use router::router;
-pub use state::{ApiLimits, AppState};
+pub use state::{AccessConfig, ApiLimits, AppState, RuntimeFlags};

@@ -1,29 +1,58 @@
-//! Every route in one place.
+//! Every route in one place, with the layers each group gets:
+//!
+//! | group | routes | API key | rate limit |
+//! |---|---|---|---|
+//! | probes | `/healthz`, `/readyz` | never | never |
+//! | metrics | `/metrics` | unless `metrics_public` | never |
+//! | api | `/v1/*`, `/tokenize`, `/apply-template`, unknown routes | yes | yes |
+//!
+//! Every route is observed (request id, log line, metrics).
 
 use axum::extract::{DefaultBodyLimit, Request};
+use axum::middleware::{from_fn_with_state, map_request};
 use axum::routing::{get, post};
 use axum::Router;
 
 use crate::error::ApiError;
+use crate::guard::{keys, observe, ratelimit};
 use crate::state::AppState;
 use crate::{extra, health, openai};
 
 /// The API router. Transport concerns (TLS, connection limits) live in the daemon.
 pub fn router(state: AppState) -> Router {
     let limit = state.limits.max_body_bytes;
-    Router::new()
+    let mut api = Router::new()
         .route("/v1/chat/completions", post(openai::chat::handler))
         .route("/v1/completions", post(openai::completions::handler))
         .route("/v1/models", get(openai::models::list))
         .route("/v1/models/{id}", get(openai::models::get))
         .route("/tokenize", post(extra::tokenize::tokenize))
         .route("/apply-template", post(extra::tokenize::apply_template))
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(from_fn_with_state(state.clone(), keys::require_key));
+    if let Some(governor) = ratelimit::layer(&state) {
+        api = api.layer(governor);
+    }
+    let mut metrics = Router::new().route("/metrics", get(health::metrics));
+    if !state.access.metrics_public {
+        metrics = metrics.layer(from_fn_with_state(state.clone(), keys::require_key));
+    }
+    let probes = Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz));
+    probes
+        .merge(metrics)
+        .merge(api)
         .layer(DefaultBodyLimit::max(limit))
+        .layer(from_fn_with_state(state.clone(), observe::observe))
+        .layer(map_request(keep_matched_path))
         .with_state(state)
+}
+
+/// Identity; present so `MatchedPath` is set before the observe layer runs.
+async fn keep_matched_path(req: Request) -> Request {
+    req
 }
 
 async fn not_found(req: Request) -> ApiError {

@@ -1,8 +1,14 @@
 //! What every handler can reach.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use edgellm_backend::Backend;
+use edgellm_observe::{Metrics, ThermalGuard};
+use ipnet::IpNet;
+
+use crate::guard::keys::ApiKeys;
+use crate::guard::ratelimit::RateLimit;
 
 /// Request limits enforced by the API layer.
 #[derive(Debug, Clone)]
@@ -25,17 +31,73 @@ impl Default for ApiLimits {
     }
 }
 
+/// Who may use the API and how often.
+#[derive(Debug, Clone, Default)]
+pub struct AccessConfig {
+    /// `None` disables per-IP rate limiting.
+    pub rate_limit: Option<RateLimit>,
+    /// Peers whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<IpNet>,
+    /// Serve `/metrics` without an API key.
+    pub metrics_public: bool,
+}
+
+/// Conditions that change while running: draining after SIGTERM, the thermal guard.
+#[derive(Debug, Default)]
+pub struct RuntimeFlags {
+    draining: AtomicBool,
+    pub thermal: Option<Arc<ThermalGuard>>,
+}
+
+impl RuntimeFlags {
+    pub fn new(thermal: Option<Arc<ThermalGuard>>) -> Self {
+        Self {
+            draining: AtomicBool::new(false),
+            thermal,
+        }
+    }
+    pub fn start_draining(&self) {
+        self.draining.store(true, Ordering::Relaxed);
+    }
+    pub fn draining(&self) -> bool {
+        self.draining.load(Ordering::Relaxed)
+    }
+    pub fn too_hot(&self) -> bool {
+        self.thermal.as_ref().is_some_and(|t| t.is_hot())
+    }
+}
+
 /// Shared by all handlers.
 #[derive(Clone)]
 pub struct AppState {
     pub backend: Arc<dyn Backend>,
     pub limits: ApiLimits,
+    pub access: AccessConfig,
+    pub keys: Arc<ApiKeys>,
+    pub metrics: Arc<Metrics>,
+    pub runtime: Arc<RuntimeFlags>,
+}
+
+impl AppState {
+    /// A state with defaults around `backend`: no keys, no rate limit, fresh metrics.
+    pub fn new(backend: Arc<dyn Backend>) -> Self {
+        Self {
+            backend,
+            limits: ApiLimits::default(),
+            access: AccessConfig::default(),
+            keys: Arc::new(ApiKeys::default()),
+            metrics: Arc::new(Metrics::new()),
+            runtime: Arc::new(RuntimeFlags::default()),
+        }
+    }
 }
 
 impl std::fmt::Debug for AppState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AppState")
             .field("limits", &self.limits)
+            .field("access", &self.access)
+            .field("keys", &self.keys)
             .finish_non_exhaustive()
     }
 }

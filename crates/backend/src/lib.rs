@@ -70,6 +70,8 @@ pub struct EngineStats {
     pub prompt_tokens_total: u64,
     /// Prompt tokens that were not processed because a slot's KV cache already held them.
     pub prompt_tokens_reused_total: u64,
+    /// Prompt tokens actually decoded (not reused, not skipped by a cancellation).
+    pub prompt_tokens_processed_total: u64,
     pub generated_tokens_total: u64,
     pub cancelled_total: u64,
     pub queue_depth: u64,

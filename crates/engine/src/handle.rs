@@ -36,6 +36,7 @@ pub(crate) struct Shared {
     pub(crate) requests: AtomicU64,
     pub(crate) prompt_tokens: AtomicU64,
     pub(crate) reused_tokens: AtomicU64,
+    pub(crate) processed_tokens: AtomicU64,
     pub(crate) generated_tokens: AtomicU64,
     pub(crate) cancelled: AtomicU64,
     pub(crate) queued: AtomicU64,
@@ -43,6 +44,8 @@ pub(crate) struct Shared {
     /// Milliseconds since `started` at the engine loop's last turn (liveness for the watchdog).
     pub(crate) heartbeat_ms: AtomicU64,
     pub(crate) started: Instant,
+    /// Pause after each decode step (thermal guard), in milliseconds; 0 = full speed.
+    pub(crate) step_pause_ms: AtomicU64,
 }
 
 /// The model and what is derived from it; set once when loading succeeds.
@@ -75,12 +78,14 @@ impl EngineHandle {
             requests: AtomicU64::new(0),
             prompt_tokens: AtomicU64::new(0),
             reused_tokens: AtomicU64::new(0),
+            processed_tokens: AtomicU64::new(0),
             generated_tokens: AtomicU64::new(0),
             cancelled: AtomicU64::new(0),
             queued: AtomicU64::new(0),
             busy: AtomicU64::new(0),
             heartbeat_ms: AtomicU64::new(0),
             started: Instant::now(),
+            step_pause_ms: AtomicU64::new(0),
         });
         let thread_shared = Arc::clone(&shared);
         std::thread::Builder::new()
@@ -109,6 +114,13 @@ impl EngineHandle {
                 .model()
                 .ok_or_else(|| EngineError::ThreadGone.to_string()),
         }
+    }
+
+    /// Slow generation down (to shed heat) by pausing after every decode step.
+    pub fn set_step_pause(&self, pause: std::time::Duration) {
+        self.shared
+            .step_pause_ms
+            .store(pause.as_millis() as u64, Ordering::Relaxed);
     }
 
     /// Seconds the model took to load, once loaded.
@@ -222,6 +234,7 @@ impl Backend for EngineHandle {
             requests_total: get(&s.requests),
             prompt_tokens_total: get(&s.prompt_tokens),
             prompt_tokens_reused_total: get(&s.reused_tokens),
+            prompt_tokens_processed_total: get(&s.processed_tokens),
             generated_tokens_total: get(&s.generated_tokens),
             cancelled_total: get(&s.cancelled),
             queue_depth: get(&s.queued),

@@ -170,6 +170,10 @@ impl<'m> Scheduler<'m> {
             }
             if busy > 0 {
                 self.step();
+                let pause = self.shared.step_pause_ms.load(Ordering::Relaxed);
+                if pause > 0 {
+                    std::thread::sleep(Duration::from_millis(pause));
+                }
             }
         }
     }
@@ -316,6 +320,7 @@ impl<'m> Scheduler<'m> {
                 slot.cached.push(active.prompt[i]);
                 active.next_prompt += 1;
                 budget -= 1;
+                self.shared.processed_tokens.fetch_add(1, Ordering::Relaxed);
             }
         }
         if self.batch.n_tokens() == 0 {

@@ -1,5 +1,6 @@
 //! The certificate rustls serves, swappable at run time, and the server config.
 
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use rustls::crypto::ring;
@@ -14,18 +15,33 @@ use crate::TlsError;
 #[derive(Debug)]
 pub struct CertStore {
     current: RwLock<Arc<CertifiedKey>>,
+    /// notAfter of the leaf in service, Unix seconds (0 if unknown).
+    not_after: AtomicI64,
 }
 
 impl CertStore {
     pub fn new(key: CertifiedKey) -> Arc<Self> {
-        Arc::new(Self {
+        let store = Arc::new(Self {
+            not_after: AtomicI64::new(0),
             current: RwLock::new(Arc::new(key)),
-        })
+        });
+        store.not_after.store(
+            leaf_not_after(&store.current()).unwrap_or(0),
+            Ordering::Relaxed,
+        );
+        store
     }
 
     /// Put a new certificate in service.
     pub fn set(&self, key: CertifiedKey) {
+        self.not_after
+            .store(leaf_not_after(&key).unwrap_or(0), Ordering::Relaxed);
         *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(key);
+    }
+
+    /// When the certificate in service expires (Unix seconds), if known.
+    pub fn not_after_unix(&self) -> Option<i64> {
+        Some(self.not_after.load(Ordering::Relaxed)).filter(|&t| t > 0)
     }
 
     /// The certificate in service.
@@ -75,4 +91,11 @@ pub fn server_config(store: Arc<CertStore>) -> Result<rustls::ServerConfig, TlsE
             .with_cert_resolver(store);
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(config)
+}
+
+/// notAfter of the first certificate of the chain.
+pub fn leaf_not_after(key: &CertifiedKey) -> Option<i64> {
+    let der = key.cert.first()?;
+    let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
+    Some(cert.validity().not_after.timestamp())
 }

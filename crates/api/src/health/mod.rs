@@ -17,8 +17,12 @@ pub async fn healthz() -> Json<serde_json::Value> {
 /// 200 when a request would be admitted; 503 with the reason otherwise.
 pub async fn readyz(State(state): State<AppState>) -> Response {
     let stats = state.backend.stats();
-    let reason = if state.backend.model().is_none() {
+    let reason = if state.runtime.draining() {
+        Some("draining")
+    } else if state.backend.model().is_none() {
         Some("loading")
+    } else if state.runtime.too_hot() {
+        Some("too_hot")
     } else if stats.queue_depth >= state.limits.queue_capacity {
         Some("queue_full")
     } else {
@@ -33,4 +37,16 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
         )
             .into_response(),
     }
+}
+
+/// Prometheus text format.
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
+        .into_response()
 }

@@ -9,8 +9,11 @@ use serde_json::json;
 
 use super::params::CommonParams;
 use super::{new_id, now_unix, sse, usage_json};
+use std::sync::Arc;
+
 use crate::error::ApiError;
 use crate::generation::{self, Piece};
+use crate::guard;
 use crate::json::JsonBody;
 use crate::state::AppState;
 
@@ -88,19 +91,23 @@ pub fn to_messages(messages: Vec<Message>) -> Result<Vec<ChatMessage>, ApiError>
 }
 
 pub async fn handler(State(state): State<AppState>, body: JsonBody) -> Result<Response, ApiError> {
+    guard::admission::check(&state)?;
     let req: ChatRequest = body.parse()?;
     let common: CommonParams = body.parse()?;
     let params = common.sampling(state.limits.max_tokens_cap)?;
     let messages = to_messages(req.messages)?;
     let model = state.backend.model().map(|m| m.id).unwrap_or_default();
-    let events = state.backend.submit(GenerateRequest {
-        prompt: Prompt::Chat(messages),
-        params,
-    })?;
+    let events = generation::start(
+        &state,
+        GenerateRequest {
+            prompt: Prompt::Chat(messages),
+            params,
+        },
+    )?;
     let id = new_id("chatcmpl");
     let created = now_unix();
     if !common.stream {
-        let done = generation::collect(events).await?;
+        let done = generation::collect(events, Arc::clone(&state.metrics)).await?;
         return Ok(axum::Json(json!({
             "id": id,
             "object": "chat.completion",
@@ -124,7 +131,7 @@ pub async fn handler(State(state): State<AppState>, body: JsonBody) -> Result<Re
         })
     };
     let first = chunk(json!({ "role": "assistant", "content": "" }), None);
-    let rest = generation::pieces(events).flat_map(move |piece| {
+    let rest = generation::pieces(events, Arc::clone(&state.metrics)).flat_map(move |piece| {
         let out = match piece {
             Piece::Text(t) => vec![chunk(json!({ "content": t }), None)],
             Piece::Done {

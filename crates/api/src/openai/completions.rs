@@ -9,8 +9,11 @@ use serde_json::json;
 
 use super::params::CommonParams;
 use super::{new_id, now_unix, sse, usage_json};
+use std::sync::Arc;
+
 use crate::error::ApiError;
 use crate::generation::{self, Piece};
+use crate::guard;
 use crate::json::JsonBody;
 use crate::state::AppState;
 
@@ -28,6 +31,7 @@ pub struct CompletionRequest {
 }
 
 pub async fn handler(State(state): State<AppState>, body: JsonBody) -> Result<Response, ApiError> {
+    guard::admission::check(&state)?;
     let req: CompletionRequest = body.parse()?;
     let common: CommonParams = body.parse()?;
     let params = common.sampling(state.limits.max_tokens_cap)?;
@@ -42,10 +46,13 @@ pub async fn handler(State(state): State<AppState>, body: JsonBody) -> Result<Re
         }
     };
     let model = state.backend.model().map(|m| m.id).unwrap_or_default();
-    let events = state.backend.submit(GenerateRequest {
-        prompt: Prompt::Text(prompt),
-        params,
-    })?;
+    let events = generation::start(
+        &state,
+        GenerateRequest {
+            prompt: Prompt::Text(prompt),
+            params,
+        },
+    )?;
     let id = new_id("cmpl");
     let created = now_unix();
     let body = move |text: &str, finish: Option<&str>| {
@@ -55,13 +62,13 @@ pub async fn handler(State(state): State<AppState>, body: JsonBody) -> Result<Re
         })
     };
     if !common.stream {
-        let done = generation::collect(events).await?;
+        let done = generation::collect(events, Arc::clone(&state.metrics)).await?;
         let mut out = body(&done.text, Some(done.finish_reason.as_str()));
         out["usage"] = usage_json(&done.usage);
         return Ok(axum::Json(out).into_response());
     }
     let include_usage = common.include_usage();
-    let chunks = generation::pieces(events).flat_map(move |piece| {
+    let chunks = generation::pieces(events, Arc::clone(&state.metrics)).flat_map(move |piece| {
         let out = match piece {
             Piece::Text(t) => vec![body(&t, None)],
             Piece::Done {

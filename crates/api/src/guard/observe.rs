@@ -1,0 +1,33 @@
+//! Request ids, one structured log line per request, and per-route metrics.
+
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::HeaderValue;
+use axum::middleware::Next;
+use axum::response::Response;
+
+use crate::state::AppState;
+
+/// Middleware around every route. Logs method, route, status and duration under a request
+/// id that is also returned as `x-request-id`. Never logs headers or bodies (keys, prompts).
+pub async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = req.method().clone();
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let mut response = next.run(req).await;
+    let status = response.status().as_u16();
+    let seconds = started.elapsed().as_secs_f64();
+    state.metrics.observe_request(&route, status, seconds);
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert("x-request-id", v);
+    }
+    if route != "/healthz" && route != "/readyz" && route != "/metrics" {
+        tracing::info!(request_id = %id, %method, %route, status, duration_ms = (seconds * 1000.0) as u64, "request");
+    }
+    response
+}

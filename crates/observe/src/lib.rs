@@ -1,0 +1,20 @@
+//! Observing the appliance.
+//!
+//! - [`metrics`]: [`Metrics`], the Prometheus registry the HTTP layer records into and
+//!   `/metrics` renders.
+//! - [`engine`]: engine counters (tokens, prefix reuse, queue, slots), read at scrape time.
+//! - [`system`]: process RSS, available memory, CPU use, every temperature sensor and the
+//!   Raspberry Pi firmware's throttling flags, read at scrape time with `sysinfo`.
+//! - [`fn_gauge`]: a gauge computed at scrape time from a closure.
+//! - [`thermal`]: the thermal guard that stops admitting work when the device is too hot.
+#![forbid(unsafe_code)]
+
+pub mod engine;
+pub mod fn_gauge;
+pub mod metrics;
+pub mod system;
+pub mod thermal;
+
+pub use fn_gauge::FnGauge;
+pub use metrics::Metrics;
+pub use thermal::{ThermalConfig, ThermalGuard};
