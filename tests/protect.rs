@@ -8,7 +8,7 @@ use std::net::{IpAddr, TcpStream};
 use std::os::unix::net::UnixDatagram;
 use std::time::{Duration, Instant};
 
-use common::{greedy_chat, sse_data, Server, TempDir};
+use common::{greedy_chat, metric, sse_data, Server, TempDir};
 use serde_json::{json, Value};
 
 const KEY: &str = "sk-edge-test-0123456789";
@@ -21,14 +21,6 @@ fn client_from(server: &Server, source: &str) -> reqwest::blocking::Client {
         .timeout(Duration::from_secs(120))
         .build()
         .unwrap()
-}
-
-fn metric(text: &str, name: &str) -> f64 {
-    text.lines()
-        .find(|l| l.starts_with(name) && l[name.len()..].starts_with([' ', '{']))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("no metric {name} in:\n{text}"))
 }
 
 #[test]

@@ -277,3 +277,26 @@ pub fn greedy_chat(content: &str, extra: serde_json::Value) -> serde_json::Value
     }
     body
 }
+
+/// The value of a metric line (first series whose name matches exactly) in Prometheus text.
+pub fn metric(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find(|l| l.starts_with(name) && l[name.len()..].starts_with([' ', '{']))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no metric {name} in:\n{text}"))
+}
+
+/// Concatenated `delta.content` of an OpenAI SSE body.
+pub fn streamed_content(raw: &str) -> String {
+    sse_data(raw)
+        .iter()
+        .filter(|d| *d != "[DONE]")
+        .filter_map(|d| serde_json::from_str::<serde_json::Value>(d).ok())
+        .filter_map(|c| {
+            c["choices"].get(0)?["delta"]["content"]
+                .as_str()
+                .map(str::to_owned)
+        })
+        .collect()
+}
