@@ -27,6 +27,25 @@ pub enum Command {
     /// The LAN certificate authority that signs this device's HTTPS certificate.
     #[command(subcommand)]
     Ca(CaCommand),
+    /// Measure this device: prompt and generation speed, TTFT, concurrency, prefix reuse, memory.
+    Bench(Box<BenchArgs>),
+}
+
+/// Flags of `edgellm bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Engine settings, as for `serve`.
+    #[command(flatten)]
+    pub engine: EngineArgs,
+    /// Words of filler in the prompt-processing test (about 1.3 tokens each).
+    #[arg(long, default_value_t = 200)]
+    pub prompt_words: usize,
+    /// Tokens generated in the generation test (half of it per stream in the concurrency test).
+    #[arg(long, default_value_t = 128)]
+    pub gen_tokens: u32,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -71,13 +90,8 @@ impl StateDirArg {
 /// Flags of `edgellm serve`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// GGUF model file [default: <state-dir>/models/model.gguf]
-    #[arg(long, env = "EDGELLM_MODEL", value_name = "PATH")]
-    pub model: Option<PathBuf>,
-
-    /// Model id reported to clients [default: the file name without .gguf]
-    #[arg(long, env = "EDGELLM_MODEL_ID", value_name = "ID")]
-    pub model_id: Option<String>,
+    #[command(flatten)]
+    pub engine: EngineArgs,
 
     /// Address and port of the HTTPS listener.
     #[arg(
@@ -90,53 +104,6 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub state_dir: StateDirArg,
-
-    /// Threads for generation [default: number of cores, at most 4]
-    #[arg(long, env = "EDGELLM_THREADS", value_name = "N")]
-    pub threads: Option<u32>,
-
-    /// Threads for prompt processing [default: same as --threads]
-    #[arg(long, env = "EDGELLM_THREADS_BATCH", value_name = "N")]
-    pub threads_batch: Option<u32>,
-
-    /// Context size in tokens, shared by all parallel slots (each gets ctx-size / parallel).
-    #[arg(
-        long,
-        env = "EDGELLM_CTX_SIZE",
-        value_name = "N",
-        default_value_t = 4096
-    )]
-    pub ctx_size: u32,
-
-    /// Most tokens decoded per step (prompt chunks plus one per generating slot).
-    #[arg(
-        long,
-        env = "EDGELLM_BATCH_SIZE",
-        value_name = "N",
-        default_value_t = 256
-    )]
-    pub batch_size: u32,
-
-    /// Micro-batch size; the compute buffer grows with it (the first memory knob on 1 GB boards).
-    #[arg(
-        long,
-        env = "EDGELLM_UBATCH_SIZE",
-        value_name = "N",
-        default_value_t = 128
-    )]
-    pub ubatch_size: u32,
-
-    /// Requests generated at the same time (continuous batching slots).
-    #[arg(long, env = "EDGELLM_PARALLEL", value_name = "N", default_value_t = 2)]
-    pub parallel: u32,
-
-    /// Requests that may wait for a free slot; more get 503 with Retry-After.
-    #[arg(long, env = "EDGELLM_QUEUE", value_name = "N", default_value_t = 8)]
-    pub queue: u32,
-
-    /// Lock the model in RAM so it is never paged out (needs LimitMEMLOCK).
-    #[arg(long, env = "EDGELLM_MLOCK")]
-    pub mlock: bool,
 
     /// Extra DNS name or IP address for the LAN certificate (repeatable).
     #[arg(
@@ -281,6 +248,113 @@ pub enum LogFormat {
     Journald,
 }
 
+/// Engine flags shared by `serve` and `bench`.
+#[derive(Debug, Args)]
+pub struct EngineArgs {
+    /// GGUF model file [default: <state-dir>/models/model.gguf]
+    #[arg(long, env = "EDGELLM_MODEL", value_name = "PATH")]
+    pub model: Option<PathBuf>,
+
+    /// Model id reported to clients [default: the file name without .gguf]
+    #[arg(long, env = "EDGELLM_MODEL_ID", value_name = "ID")]
+    pub model_id: Option<String>,
+
+    /// Threads for generation [default: number of cores, at most 4]
+    #[arg(long, env = "EDGELLM_THREADS", value_name = "N")]
+    pub threads: Option<u32>,
+
+    /// Threads for prompt processing [default: same as --threads]
+    #[arg(long, env = "EDGELLM_THREADS_BATCH", value_name = "N")]
+    pub threads_batch: Option<u32>,
+
+    /// Context size in tokens, shared by all parallel slots (each gets ctx-size / parallel).
+    #[arg(
+        long,
+        env = "EDGELLM_CTX_SIZE",
+        value_name = "N",
+        default_value_t = 4096
+    )]
+    pub ctx_size: u32,
+
+    /// Most tokens decoded per step (prompt chunks plus one per generating slot).
+    #[arg(
+        long,
+        env = "EDGELLM_BATCH_SIZE",
+        value_name = "N",
+        default_value_t = 256
+    )]
+    pub batch_size: u32,
+
+    /// Micro-batch size; the compute buffer grows with it (the first memory knob on 1 GB boards).
+    #[arg(
+        long,
+        env = "EDGELLM_UBATCH_SIZE",
+        value_name = "N",
+        default_value_t = 128
+    )]
+    pub ubatch_size: u32,
+
+    /// Requests generated at the same time (continuous batching slots).
+    #[arg(long, env = "EDGELLM_PARALLEL", value_name = "N", default_value_t = 2)]
+    pub parallel: u32,
+
+    /// Requests that may wait for a free slot; more get 503 with Retry-After.
+    #[arg(long, env = "EDGELLM_QUEUE", value_name = "N", default_value_t = 8)]
+    pub queue: u32,
+
+    /// Lock the model in RAM so it is never paged out (needs LimitMEMLOCK).
+    #[arg(long, env = "EDGELLM_MLOCK")]
+    pub mlock: bool,
+}
+
+impl EngineArgs {
+    /// Validate and derive the engine settings.
+    pub fn resolve(self, state_dir: &std::path::Path) -> Result<EngineConfig, Error> {
+        let model_path = self
+            .model
+            .unwrap_or_else(|| state_dir.join("models/model.gguf"));
+        let model_id = self.model_id.unwrap_or_else(|| {
+            model_path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "model".into())
+        });
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
+        let threads = at_least("threads", self.threads.unwrap_or(cores.min(4)), 1)?;
+        let threads_batch = at_least("threads-batch", self.threads_batch.unwrap_or(threads), 1)?;
+        let parallel = at_least("parallel", self.parallel, 1)?;
+        let ctx_size = at_least("ctx-size", self.ctx_size, 64)?;
+        if ctx_size / parallel < 64 {
+            return Err(Error::config(
+                "ctx-size",
+                format!(
+                    "{ctx_size} tokens shared by {parallel} slots leaves fewer than 64 per request"
+                ),
+            ));
+        }
+        let batch_size = at_least("batch-size", self.batch_size, parallel.max(8))?;
+        let ubatch_size = at_least("ubatch-size", self.ubatch_size, 1)?;
+        if ubatch_size > batch_size {
+            return Err(Error::config(
+                "ubatch-size",
+                format!("must not exceed --batch-size ({batch_size}), got {ubatch_size}"),
+            ));
+        }
+        Ok(EngineConfig {
+            model_path,
+            model_id,
+            threads,
+            threads_batch,
+            ctx_size,
+            batch_size,
+            ubatch_size,
+            parallel,
+            queue: at_least("queue", self.queue, 1)?,
+            mlock: self.mlock,
+        })
+    }
+}
+
 /// The validated daemon configuration.
 #[derive(Debug, Clone)]
 pub struct ServeConfig {
@@ -314,36 +388,8 @@ fn at_least(flag: &'static str, value: u32, min: u32) -> Result<u32, Error> {
 impl ServeConfig {
     pub fn from_args(args: ServeArgs) -> Result<Self, Error> {
         let state_dir = args.state_dir.resolve()?;
-        let model_path = args
-            .model
-            .unwrap_or_else(|| state_dir.join("models/model.gguf"));
-        let model_id = args.model_id.unwrap_or_else(|| {
-            model_path
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_else(|| "model".into())
-        });
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
-        let threads = at_least("threads", args.threads.unwrap_or(cores.min(4)), 1)?;
-        let threads_batch = at_least("threads-batch", args.threads_batch.unwrap_or(threads), 1)?;
-        let parallel = at_least("parallel", args.parallel, 1)?;
-        let ctx_size = at_least("ctx-size", args.ctx_size, 64)?;
-        if ctx_size / parallel < 64 {
-            return Err(Error::config(
-                "ctx-size",
-                format!(
-                    "{ctx_size} tokens shared by {parallel} slots leaves fewer than 64 per request"
-                ),
-            ));
-        }
-        let batch_size = at_least("batch-size", args.batch_size, parallel.max(8))?;
-        let ubatch_size = at_least("ubatch-size", args.ubatch_size, 1)?;
-        if ubatch_size > batch_size {
-            return Err(Error::config(
-                "ubatch-size",
-                format!("must not exceed --batch-size ({batch_size}), got {ubatch_size}"),
-            ));
-        }
+        let queue = u64::from(args.engine.queue);
+        let engine = args.engine.resolve(&state_dir)?;
         if args.handshake_timeout == 0 {
             return Err(Error::config(
                 "handshake-timeout",
@@ -417,22 +463,11 @@ impl ServeConfig {
             log_format: args.log_format,
             under_journald: std::env::var_os("JOURNAL_STREAM").is_some(),
             listen: args.listen,
-            engine: EngineConfig {
-                model_path,
-                model_id,
-                threads,
-                threads_batch,
-                ctx_size,
-                batch_size,
-                ubatch_size,
-                parallel,
-                queue: at_least("queue", args.queue, 1)?,
-                mlock: args.mlock,
-            },
+            engine,
             api: ApiLimits {
                 max_body_bytes: args.max_body_bytes,
                 max_tokens_cap: args.max_tokens,
-                queue_capacity: u64::from(args.queue),
+                queue_capacity: queue,
             },
             state_dir,
             tls_names: args.tls_names,
@@ -441,6 +476,39 @@ impl ServeConfig {
             log_level: args.log_level,
         })
     }
+}
+
+/// Resolve `edgellm bench` flags; the state dir only supplies the default model path.
+pub fn bench_config(args: BenchArgs) -> Result<(BenchOptions, EngineConfig), Error> {
+    let state_dir = StateDirArg { state_dir: None }
+        .resolve()
+        .unwrap_or_default();
+    let BenchArgs {
+        engine,
+        prompt_words,
+        gen_tokens,
+        json,
+    } = args;
+    let mut engine = engine.resolve(&state_dir)?;
+    // Four streams are measured; give each a slot.
+    engine.parallel = engine.parallel.max(4);
+    engine.ctx_size = engine.ctx_size.max(engine.parallel * 512);
+    Ok((
+        BenchOptions {
+            prompt_words,
+            gen_tokens,
+            json,
+        },
+        engine,
+    ))
+}
+
+/// What `edgellm bench` measures, besides the engine settings.
+#[derive(Debug, Clone, Copy)]
+pub struct BenchOptions {
+    pub prompt_words: usize,
+    pub gen_tokens: u32,
+    pub json: bool,
 }
 
 /// OpenMP threads that busy-wait steal the cores from everything else on a small board

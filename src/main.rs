@@ -3,9 +3,11 @@
 //! - [`config`]: every flag, env var and default, parsed and validated in one place.
 //! - [`serve`]: the daemon (`edgellm serve`): engine, certificates, HTTPS listener, shutdown.
 //! - [`ca`]: `edgellm ca show`, to install the LAN CA on clients.
+//! - [`bench`]: `edgellm bench`, speed and memory figures for this device.
 //! - [`logging`]: tracing setup.
 #![forbid(unsafe_code)]
 
+mod bench;
 mod ca;
 mod config;
 mod error;
@@ -21,6 +23,9 @@ fn main() -> ExitCode {
     let result = match cli.command {
         config::Command::Serve(args) => config::ServeConfig::from_args(*args).and_then(serve::run),
         config::Command::Ca(cmd) => ca::run(cmd),
+        config::Command::Bench(args) => {
+            config::bench_config(*args).and_then(|(args, engine)| bench::main(args, engine))
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -120,3 +120,53 @@ fn ca_show_prints_the_ca_and_a_stable_fingerprint() {
     let (_, second, _) = run(&["ca", "show", "--state-dir", dir]);
     assert_eq!(first, second, "the CA must persist");
 }
+
+#[test]
+fn bench_reports_figures_as_json() {
+    let out = Command::new(binary())
+        .args([
+            "bench",
+            "--json",
+            "--gen-tokens",
+            "16",
+            "--prompt-words",
+            "40",
+            "--threads",
+            "2",
+            "--model",
+        ])
+        .arg(model_path())
+        .env("OMP_WAIT_POLICY", "PASSIVE")
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("bench --json prints JSON");
+    for key in [
+        "load_seconds",
+        "prompt_tokens_per_second",
+        "generation_tokens_per_second",
+        "time_to_first_token_seconds",
+        "second_turn_ttft_cold_seconds",
+        "second_turn_ttft_warm_seconds",
+        "peak_rss_mib",
+    ] {
+        let v = report[key]
+            .as_f64()
+            .unwrap_or_else(|| panic!("{key} missing: {report}"));
+        assert!(v > 0.0 && v.is_finite(), "{key} = {v}");
+    }
+    let streams: Vec<u64> = report["aggregate_tokens_per_second"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["streams"].as_u64().unwrap())
+        .collect();
+    assert_eq!(streams, vec![1, 2, 4]);
+    assert!(report["generated_tokens"].as_u64().unwrap() == 16);
+}

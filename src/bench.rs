@@ -1,0 +1,194 @@
+//! `edgellm bench`: measure this device with the real engine, in-process.
+//!
+//! Prompt processing and generation speed, time to first token, aggregate throughput at
+//! 1, 2 and 4 concurrent streams, a cold versus a warm (prefix-reused) second chat turn,
+//! model load time and peak RSS. A table for people, `--json` for machines.
+
+use std::time::Instant;
+
+use edgellm_backend::{Backend, ChatMessage, Event, GenerateRequest, Prompt, SamplingParams};
+use edgellm_engine::{EngineConfig, EngineHandle};
+use serde_json::json;
+
+use crate::config::BenchOptions;
+use crate::error::Error;
+
+/// What one request measured.
+#[derive(Debug, Clone, Default)]
+struct Run {
+    prompt_tokens: usize,
+    generated: usize,
+    ttft_s: f64,
+    prompt_s: f64,
+    generation_s: f64,
+    text: String,
+}
+
+async fn run(engine: &EngineHandle, prompt: Prompt, max_tokens: u32) -> Result<Run, Error> {
+    let params = SamplingParams {
+        temperature: 0.0,
+        max_tokens: Some(max_tokens),
+        ..SamplingParams::default()
+    };
+    let mut events = engine
+        .submit(GenerateRequest { prompt, params })
+        .map_err(|e| Error::Bench(e.to_string()))?;
+    let mut text = String::new();
+    while let Some(event) = events.recv().await {
+        match event {
+            Event::Text(t) => text.push_str(&t),
+            Event::Done { usage, timings, .. } => {
+                return Ok(Run {
+                    prompt_tokens: usage.prompt_tokens,
+                    generated: usage.completion_tokens,
+                    ttft_s: (timings.queue_us + timings.prompt_us) as f64 / 1e6,
+                    prompt_s: timings.prompt_us as f64 / 1e6,
+                    generation_s: timings.generation_us as f64 / 1e6,
+                    text,
+                })
+            }
+            Event::Error(e) => return Err(Error::Bench(e.to_string())),
+            _ => {}
+        }
+    }
+    Err(Error::Bench("the engine stopped".into()))
+}
+
+fn chat(nonce: usize, turns: &[&str]) -> Prompt {
+    let mut messages = vec![ChatMessage {
+        role: "system".into(),
+        content: format!("You are assistant number {nonce}. Answer briefly."),
+    }];
+    for (i, t) in turns.iter().enumerate() {
+        let role = if i % 2 == 0 { "user" } else { "assistant" };
+        messages.push(ChatMessage {
+            role: role.into(),
+            content: (*t).into(),
+        });
+    }
+    Prompt::Chat(messages)
+}
+
+/// Peak resident memory of this process (VmHWM), in MiB.
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+pub fn main(args: BenchOptions, engine_config: EngineConfig) -> Result<(), Error> {
+    crate::config::default_omp_wait_policy();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .map_err(Error::Runtime)?;
+    rt.block_on(bench(args, engine_config))
+}
+
+async fn bench(args: BenchOptions, cfg: EngineConfig) -> Result<(), Error> {
+    let t0 = Instant::now();
+    let engine = EngineHandle::spawn(cfg.clone())?;
+    engine.wait_loaded().await.map_err(Error::ModelLoad)?;
+    let load_s = t0.elapsed().as_secs_f64();
+    let progress = |what: &str| {
+        if !args.json {
+            eprintln!("bench: {what}");
+        }
+    };
+
+    progress("prompt processing");
+    let filler = "Edge devices run language models locally to keep data private. "
+        .repeat(args.prompt_words / 10 + 1);
+    let pp = run(&engine, Prompt::Text(format!("{}: {filler}", 1)), 1).await?;
+    progress("generation");
+    let tg = run(
+        &engine,
+        Prompt::Text("2: Once upon a time".into()),
+        args.gen_tokens,
+    )
+    .await?;
+
+    let mut aggregate = Vec::new();
+    for streams in [1usize, 2, 4] {
+        progress(&format!("{streams} concurrent streams"));
+        let started = Instant::now();
+        let runs = futures::future::join_all((0..streams).map(|i| {
+            run(
+                &engine,
+                Prompt::Text(format!("{}{i}: Write about the sea.", 10 + streams)),
+                args.gen_tokens / 2,
+            )
+        }))
+        .await;
+        let wall = started.elapsed().as_secs_f64();
+        let tokens: usize = runs
+            .into_iter()
+            .map(|r| r.map(|r| r.generated))
+            .sum::<Result<usize, _>>()?;
+        aggregate.push((streams, tokens as f64 / wall));
+    }
+
+    progress("cold and warm second turn");
+    // A second turn whose history is the first turn plus the model's own answer: warm, the
+    // slot still holds that history; cold, the same conversation under another system prompt.
+    let first = "Explain in a few sentences how a refrigerator keeps food cold.";
+    let second = "And how does a freezer differ?";
+    let reply = run(&engine, chat(200, &[first]), 64).await?.text;
+    let warm = run(&engine, chat(200, &[first, &reply, second]), 1).await?;
+    let cold = run(&engine, chat(100, &[first, &reply, second]), 1).await?;
+
+    let report = json!({
+        "model": cfg.model_id,
+        "threads": cfg.threads,
+        "parallel": cfg.parallel,
+        "ctx_size": cfg.ctx_size,
+        "load_seconds": load_s,
+        "prompt_tokens": pp.prompt_tokens,
+        "prompt_tokens_per_second": pp.prompt_tokens as f64 / pp.prompt_s,
+        "generated_tokens": tg.generated,
+        "generation_tokens_per_second": (tg.generated.saturating_sub(1)) as f64 / tg.generation_s,
+        "time_to_first_token_seconds": tg.ttft_s,
+        "aggregate_tokens_per_second": aggregate.iter().map(|(n, t)| json!({ "streams": n, "tokens_per_second": t })).collect::<Vec<_>>(),
+        "second_turn_ttft_cold_seconds": cold.ttft_s,
+        "second_turn_ttft_warm_seconds": warm.ttft_s,
+        "peak_rss_mib": peak_rss_mib(),
+    });
+    if args.json {
+        println!("{report:#}");
+        return Ok(());
+    }
+    println!(
+        "edgellm bench: {} ({} threads, {} slots, ctx {})",
+        cfg.model_id, cfg.threads, cfg.parallel, cfg.ctx_size
+    );
+    println!("  model load               {:>8.2} s", load_s);
+    println!(
+        "  prompt processing        {:>8.1} tok/s  ({} tokens)",
+        pp.prompt_tokens as f64 / pp.prompt_s,
+        pp.prompt_tokens
+    );
+    println!(
+        "  generation               {:>8.1} tok/s  ({} tokens)",
+        tg.generated.saturating_sub(1) as f64 / tg.generation_s,
+        tg.generated
+    );
+    println!("  time to first token      {:>8.3} s", tg.ttft_s);
+    for (n, t) in &aggregate {
+        println!("  {n} stream(s) aggregate    {t:>8.1} tok/s");
+    }
+    println!(
+        "  2nd turn TTFT cold       {:>8.3} s  ({} prompt tokens)",
+        cold.ttft_s, cold.prompt_tokens
+    );
+    println!(
+        "  2nd turn TTFT warm       {:>8.3} s  ({:.1}x faster)",
+        warm.ttft_s,
+        cold.ttft_s / warm.ttft_s.max(1e-6)
+    );
+    if let Some(rss) = peak_rss_mib() {
+        println!("  peak RSS                 {rss:>8.0} MiB");
+    }
+    Ok(())
+}
