@@ -530,7 +530,7 @@ mod tests {
         let cli = Cli::try_parse_from(argv).map_err(|e| Error::config("?", e.to_string()))?;
         match cli.command {
             Command::Serve(a) => ServeConfig::from_args(*a),
-            Command::Ca(_) => unreachable!(),
+            Command::Ca(_) | Command::Bench(_) => unreachable!("serve only"),
         }
     }
 
