@@ -105,6 +105,57 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub state_dir: StateDirArg,
 
+    /// Where the HTTPS certificate comes from: a local CA (lan), an ACME CA (acme), or files.
+    #[arg(
+        long = "tls",
+        env = "EDGELLM_TLS",
+        value_name = "MODE",
+        default_value = "lan"
+    )]
+    pub tls_mode: TlsMode,
+
+    /// Domain to get an ACME certificate for (repeatable; --tls acme).
+    #[arg(
+        long = "acme-domain",
+        env = "EDGELLM_ACME_DOMAINS",
+        value_name = "DOMAIN",
+        value_delimiter = ','
+    )]
+    pub acme_domains: Vec<String>,
+
+    /// Contact e-mail for the ACME account (repeatable; required with --tls acme).
+    #[arg(
+        long = "acme-contact",
+        env = "EDGELLM_ACME_CONTACT",
+        value_name = "EMAIL",
+        value_delimiter = ','
+    )]
+    pub acme_contact: Vec<String>,
+
+    /// ACME directory URL [default: Let's Encrypt production]; any RFC 8555 CA works.
+    #[arg(long, env = "EDGELLM_ACME_DIRECTORY", value_name = "URL")]
+    pub acme_directory: Option<String>,
+
+    /// Use Let's Encrypt's staging directory (untrusted certificates, generous limits).
+    #[arg(long, env = "EDGELLM_ACME_STAGING")]
+    pub acme_staging: bool,
+
+    /// Extra CA certificate (PEM) to trust for the ACME directory, e.g. a private step-ca.
+    #[arg(long, env = "EDGELLM_ACME_CA_FILE", value_name = "PEM")]
+    pub acme_ca_file: Option<PathBuf>,
+
+    /// Certificate chain file, PEM (--tls files); reloaded when it changes and on SIGHUP.
+    #[arg(long, env = "EDGELLM_TLS_CERT", value_name = "PEM")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// Private key file, PEM (--tls files).
+    #[arg(long, env = "EDGELLM_TLS_KEY", value_name = "PEM")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Also listen for plain HTTP here and answer every request with a 308 to HTTPS.
+    #[arg(long, env = "EDGELLM_REDIRECT_LISTEN", value_name = "ADDR:PORT")]
+    pub redirect_listen: Option<SocketAddr>,
+
     /// Extra DNS name or IP address for the LAN certificate (repeatable).
     #[arg(
         long = "tls-name",
@@ -239,6 +290,22 @@ pub struct ServeArgs {
     pub log_level: String,
 }
 
+/// Certificate source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TlsMode {
+    Lan,
+    Acme,
+    Files,
+}
+
+/// The validated certificate settings.
+#[derive(Debug, Clone)]
+pub enum TlsSource {
+    Lan,
+    Acme(edgellm_tls::acme::AcmeSettings),
+    Files(edgellm_tls::files::CertFiles),
+}
+
 /// Where logs go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {
@@ -358,6 +425,8 @@ impl EngineArgs {
 /// The validated daemon configuration.
 #[derive(Debug, Clone)]
 pub struct ServeConfig {
+    pub tls: TlsSource,
+    pub redirect_listen: Option<SocketAddr>,
     pub keys: edgellm_api::ApiKeys,
     pub access: edgellm_api::AccessConfig,
     pub thermal: edgellm_observe::ThermalConfig,
@@ -446,7 +515,76 @@ impl ServeConfig {
                 "must not be negative",
             ));
         }
+        let tls = match args.tls_mode {
+            TlsMode::Lan => TlsSource::Lan,
+            TlsMode::Files => match (args.tls_cert, args.tls_key) {
+                (Some(cert), Some(key)) => {
+                    TlsSource::Files(edgellm_tls::files::CertFiles { cert, key })
+                }
+                _ => {
+                    return Err(Error::config(
+                        "tls",
+                        "files mode needs both --tls-cert and --tls-key",
+                    ))
+                }
+            },
+            TlsMode::Acme => {
+                if args.acme_domains.is_empty() {
+                    return Err(Error::config(
+                        "acme-domain",
+                        "--tls acme needs at least one --acme-domain",
+                    ));
+                }
+                if args.acme_contact.is_empty() {
+                    return Err(Error::config("acme-contact", "--tls acme needs an --acme-contact e-mail address (the CA uses it for expiry notices)"));
+                }
+                if let Some(bad) = args
+                    .acme_domains
+                    .iter()
+                    .find(|d| d.parse::<std::net::IpAddr>().is_ok() || !d.contains('.'))
+                {
+                    return Err(Error::config(
+                        "acme-domain",
+                        format!("'{bad}' is not a public DNS name"),
+                    ));
+                }
+                let directory = match (args.acme_directory, args.acme_staging) {
+                    (Some(url), _) => url,
+                    (None, true) => edgellm_tls::acme::LETS_ENCRYPT_STAGING.into(),
+                    (None, false) => edgellm_tls::acme::LETS_ENCRYPT.into(),
+                };
+                if !directory.starts_with("https://") {
+                    return Err(Error::config(
+                        "acme-directory",
+                        format!("must be an https:// URL, got '{directory}'"),
+                    ));
+                }
+                TlsSource::Acme(edgellm_tls::acme::AcmeSettings {
+                    domains: args
+                        .acme_domains
+                        .iter()
+                        .map(|d| d.to_ascii_lowercase())
+                        .collect(),
+                    contact: args
+                        .acme_contact
+                        .iter()
+                        .map(|c| {
+                            if c.starts_with("mailto:") {
+                                c.clone()
+                            } else {
+                                format!("mailto:{c}")
+                            }
+                        })
+                        .collect(),
+                    directory,
+                    ca_file: args.acme_ca_file,
+                    cache_dir: state_dir.join("acme"),
+                })
+            }
+        };
         Ok(Self {
+            tls,
+            redirect_listen: args.redirect_listen,
             keys,
             access: edgellm_api::AccessConfig {
                 rate_limit,

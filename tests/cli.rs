@@ -170,3 +170,40 @@ fn bench_reports_figures_as_json() {
     assert_eq!(streams, vec![1, 2, 4]);
     assert!(report["generated_tokens"].as_u64().unwrap() == 16);
 }
+
+#[test]
+fn acme_settings_are_checked_before_start() {
+    let (code, _, err) = run(&[
+        "serve",
+        "--tls",
+        "acme",
+        "--acme-domain",
+        "llm.example.org",
+        "--model",
+        "/nonexistent",
+    ]);
+    assert_ne!(code, 0);
+    assert!(err.contains("--acme-contact"), "{err}");
+    let (code, _, err) = run(&[
+        "serve",
+        "--tls",
+        "acme",
+        "--acme-contact",
+        "a@example.org",
+        "--model",
+        "/nonexistent",
+    ]);
+    assert_ne!(code, 0);
+    assert!(err.contains("--acme-domain"), "{err}");
+    let (code, _, err) = run(&[
+        "serve",
+        "--tls",
+        "files",
+        "--tls-cert",
+        "/x.pem",
+        "--model",
+        "/nonexistent",
+    ]);
+    assert_ne!(code, 0);
+    assert!(err.contains("--tls-key"), "{err}");
+}

@@ -1,10 +1,14 @@
 //! `edgellm serve`: wire engine, certificates, guards and the HTTPS listener together.
 //!
+//! - [`certs`]: the certificate source of each `--tls` mode.
+//! - [`redirect`]: the optional plain-HTTP listener that only redirects to HTTPS.
 //! - [`https`]: the TLS accept loop (handshake timeout, connection cap, HTTP/1.1 + h2).
 //! - [`signals`]: shutdown on SIGTERM or SIGINT.
 //! - [`systemd`]: readiness, status, watchdog and stopping notifications.
 
+mod certs;
 mod https;
+mod redirect;
 mod signals;
 mod systemd;
 
@@ -17,8 +21,7 @@ use edgellm_engine::EngineHandle;
 use edgellm_observe::engine::EngineCollector;
 use edgellm_observe::system::SystemCollector;
 use edgellm_observe::{FnGauge, Metrics, ThermalGuard};
-use edgellm_tls::names::Identity;
-use edgellm_tls::{CertStore, LanCa};
+use edgellm_tls::CertStore;
 
 use crate::config::ServeConfig;
 use crate::error::Error;
@@ -44,7 +47,8 @@ pub fn run(config: ServeConfig) -> Result<(), Error> {
 
 async fn serve(config: ServeConfig) -> Result<(), Error> {
     systemd::status("provisioning certificates");
-    let store = provision_certificates(&config)?;
+    let certs = certs::provision(&config)?;
+    let store = Arc::clone(&certs.store);
     systemd::status("loading the model");
     let engine = EngineHandle::spawn(config.engine.clone())?;
     let listener = tokio::net::TcpListener::bind(config.listen)
@@ -82,7 +86,17 @@ async fn serve(config: ServeConfig) -> Result<(), Error> {
         runtime: Arc::clone(&flags),
     };
     let app = edgellm_api::router(state);
-    let tls = Arc::new(edgellm_tls::server_config(store)?);
+    let tls = Arc::new(edgellm_tls::server_config(certs.resolver, certs.acme)?);
+    if let Some(redirect_addr) = config.redirect_listen {
+        let plain = tokio::net::TcpListener::bind(redirect_addr)
+            .await
+            .map_err(|source| Error::Bind {
+                addr: redirect_addr,
+                source,
+            })?;
+        tracing::info!(addr = %plain.local_addr().unwrap_or(redirect_addr), "redirecting http://{} to https", plain.local_addr().unwrap_or(redirect_addr));
+        tokio::spawn(redirect::serve(plain, addr.port()));
+    }
     let options = https::Options {
         handshake_timeout: config.handshake_timeout,
         max_connections: config.max_connections,
@@ -153,17 +167,4 @@ fn metrics(engine: &EngineHandle, backend: &Arc<dyn Backend>, store: &Arc<CertSt
         },
     )));
     metrics
-}
-
-fn provision_certificates(config: &ServeConfig) -> Result<Arc<CertStore>, Error> {
-    let ca = LanCa::load_or_create(&LanCa::dir_in(&config.state_dir))?;
-    let identity = Identity::of_this_machine(&config.tls_names);
-    let leaf = ca.leaf(&identity)?;
-    tracing::info!(
-        names = ?identity.dns,
-        addresses = ?identity.ips,
-        ca_fingerprint = %ca.fingerprint()?,
-        "serving a certificate from the LAN CA (install it on clients with `edgellm ca show`)"
-    );
-    Ok(CertStore::new(leaf))
 }

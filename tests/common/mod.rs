@@ -12,8 +12,37 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+/// Log files are numbered so a restart in the same state dir keeps the earlier log.
+static LOG_N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
 /// One model-serving process at a time.
 static ONE_SERVER: Mutex<()> = Mutex::new(());
+
+thread_local! {
+    static HELD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Holds the one-server lock; re-entrant within a thread, so a test that starts several
+/// servers in turn (restarts) can hold it throughout with [`serial`].
+pub struct Serial(Option<MutexGuard<'static, ()>>);
+
+/// Run the rest of this test alone (no other test's server in between restarts).
+pub fn serial() -> Serial {
+    if HELD.with(|h| h.get()) {
+        return Serial(None);
+    }
+    let guard = ONE_SERVER.lock().unwrap_or_else(|e| e.into_inner());
+    HELD.with(|h| h.set(true));
+    Serial(Some(guard))
+}
+
+impl Drop for Serial {
+    fn drop(&mut self) {
+        if self.0.is_some() {
+            HELD.with(|h| h.set(false));
+        }
+    }
+}
 
 /// How long a server may take to bind and load the model.
 const START_TIMEOUT: Duration = Duration::from_secs(120);
@@ -55,6 +84,9 @@ impl TempDir {
 
 impl Drop for TempDir {
     fn drop(&mut self) {
+        if self.0.as_os_str().is_empty() {
+            return;
+        }
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
@@ -64,8 +96,9 @@ pub struct Server {
     child: Child,
     pub addr: String,
     pub state: TempDir,
+    stopped: bool,
     log: PathBuf,
-    _lock: MutexGuard<'static, ()>,
+    _lock: Serial,
 }
 
 /// Test defaults, as env vars so a test's own flags override them: few threads, a small
@@ -95,16 +128,26 @@ impl Server {
 
     /// Start without waiting for readiness, with extra environment variables.
     pub fn spawn_env(extra: &[&str], env: &[(&str, &str)]) -> Server {
-        let lock = ONE_SERVER.lock().unwrap_or_else(|e| e.into_inner());
-        let state = TempDir::new("state");
-        let log = state.path().join("server.log");
+        Server::spawn_in(TempDir::new("state"), extra, env)
+    }
+
+    /// Start in an existing state directory (e.g. to restart with the same certificates).
+    pub fn spawn_in(state: TempDir, extra: &[&str], env: &[(&str, &str)]) -> Server {
+        let lock = serial();
+        let log = state.path().join(format!(
+            "server-{}.log",
+            LOG_N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        ));
         let model = model_path();
         let mut args: Vec<String> = vec![
             "serve".into(),
             "--model".into(),
             model.display().to_string(),
         ];
-        args.extend(["--listen", "127.0.0.1:0", "--state-dir"].map(String::from));
+        if !extra.contains(&"--listen") {
+            args.extend(["--listen", "127.0.0.1:0"].map(String::from));
+        }
+        args.push("--state-dir".into());
         args.push(state.path().display().to_string());
         args.extend(extra.iter().map(|s| s.to_string()));
         // `WATCHDOG_PID=self` becomes the daemon's own PID, as systemd sets it: a shell
@@ -137,6 +180,7 @@ impl Server {
             child,
             addr: String::new(),
             state,
+            stopped: false,
             log,
             _lock: lock,
         };
@@ -166,10 +210,15 @@ impl Server {
     }
 
     pub fn wait_ready(&self) {
+        self.wait_ready_at(&self.url("/readyz"));
+    }
+
+    /// Poll a readiness URL until it answers 200.
+    pub fn wait_ready_at(&self, url: &str) {
         let deadline = Instant::now() + START_TIMEOUT;
         let client = self.blocking_client();
         loop {
-            if let Ok(r) = client.get(self.url("/readyz")).send() {
+            if let Ok(r) = client.get(url).send() {
                 if r.status() == 200 {
                     return;
                 }
@@ -246,11 +295,21 @@ impl Server {
     }
 }
 
+impl Server {
+    /// Stop the process and keep its state directory, to start again in it.
+    pub fn stop_keep_state(mut self) -> TempDir {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.stopped = true;
+        std::mem::replace(&mut self.state, TempDir(PathBuf::new()))
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        if std::thread::panicking() {
+        if std::thread::panicking() && !self.stopped {
             eprintln!("--- edgellm log ---\n{}", self.log());
         }
     }

@@ -4,11 +4,15 @@
 //!   rustls [`server_config`] (TLS 1.3 + 1.2, ALPN h2 and http/1.1, ring provider).
 //! - [`lan`]: a persistent local CA and a leaf for this machine's names and addresses.
 //! - [`names`]: which names and addresses this machine answers to.
+//! - [`acme`]: certificates from an ACME CA by TLS-ALPN-01, renewed and swapped in place.
+//! - [`files`]: operator-provided certificate files, reloaded on change or SIGHUP.
 //!
 //! One crypto provider for the whole binary: ring (smaller than aws-lc-rs on aarch64 and
 //! needs no cmake/Go at build time).
 #![forbid(unsafe_code)]
 
+pub mod acme;
+pub mod files;
 pub mod lan;
 pub mod names;
 pub mod store;

@@ -1,0 +1,79 @@
+//! The certificate source for each `--tls` mode, behind one resolver.
+
+use std::sync::Arc;
+
+use edgellm_tls::names::Identity;
+use edgellm_tls::{CertStore, LanCa};
+use rustls::server::ResolvesServerCert;
+
+use crate::config::{ServeConfig, TlsSource};
+use crate::error::Error;
+
+/// What the listener serves from, and the store that metrics read.
+pub struct Certificates {
+    pub store: Arc<CertStore>,
+    pub resolver: Arc<dyn ResolvesServerCert>,
+    /// Offer the `acme-tls/1` ALPN protocol for TLS-ALPN-01 validation.
+    pub acme: bool,
+}
+
+pub fn provision(config: &ServeConfig) -> Result<Certificates, Error> {
+    match &config.tls {
+        TlsSource::Lan => {
+            let store = lan_store(config)?;
+            Ok(Certificates {
+                resolver: Arc::clone(&store) as Arc<dyn ResolvesServerCert>,
+                store,
+                acme: false,
+            })
+        }
+        TlsSource::Acme(settings) => {
+            // Served until the first ACME certificate arrives.
+            let store = lan_store(config)?;
+            let resolver = edgellm_tls::acme::spawn(settings.clone(), Arc::clone(&store))?;
+            Ok(Certificates {
+                store,
+                resolver,
+                acme: true,
+            })
+        }
+        TlsSource::Files(files) => {
+            let store = CertStore::new(files.load()?);
+            files.clone().watch(Arc::clone(&store));
+            spawn_sighup_reload(files.clone(), Arc::clone(&store));
+            tracing::info!(cert = %files.cert.display(), "serving the certificate files (reloaded on change and SIGHUP)");
+            Ok(Certificates {
+                resolver: Arc::clone(&store) as Arc<dyn ResolvesServerCert>,
+                store,
+                acme: false,
+            })
+        }
+    }
+}
+
+fn lan_store(config: &ServeConfig) -> Result<Arc<CertStore>, Error> {
+    let ca = LanCa::load_or_create(&LanCa::dir_in(&config.state_dir))?;
+    let identity = Identity::of_this_machine(&config.tls_names);
+    let leaf = ca.leaf(&identity)?;
+    tracing::info!(
+        names = ?identity.dns,
+        addresses = ?identity.ips,
+        ca_fingerprint = %ca.fingerprint()?,
+        "LAN certificate ready (install the CA on clients with `edgellm ca show`)"
+    );
+    Ok(CertStore::new(leaf))
+}
+
+fn spawn_sighup_reload(files: edgellm_tls::files::CertFiles, store: Arc<CertStore>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::hangup()) {
+        Ok(mut hup) => {
+            tokio::spawn(async move {
+                while hup.recv().await.is_some() {
+                    files.reload(&store, "SIGHUP");
+                }
+            });
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot watch SIGHUP"),
+    }
+}

@@ -1,0 +1,472 @@
+//! Self-provisioned HTTPS end to end: ACME against a real Pebble with real TLS-ALPN-01
+//! validation (issuance, restart from cache, renewal, CA down at start), the LAN CA, files
+//! with hot reload, and the HTTP redirect.
+
+mod common;
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{Server, TempDir};
+
+const DOMAIN: &str = "llm.edgellm.test";
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Pebble plus pebble-challtestsrv (DNS answering 127.0.0.1 for every name), killed on drop.
+struct Pebble {
+    children: Vec<Child>,
+    dir: TempDir,
+    dir_port: u16,
+    mgmt_port: u16,
+    dns_port: u16,
+    chall_mgmt: u16,
+}
+
+impl Pebble {
+    /// Prepare and start. `tls_port`: where Pebble's validator dials the daemon.
+    fn start(tls_port: u16, validity: Duration) -> Pebble {
+        let mut p = Pebble::prepare(tls_port, validity);
+        p.run();
+        p
+    }
+
+    /// Write Pebble's certificate and configuration; start nothing yet.
+    fn prepare(tls_port: u16, validity: Duration) -> Pebble {
+        let dir = TempDir::new("pebble");
+        // Pebble's own HTTPS certificate, from a throwaway CA.
+        let ca_key = rcgen::KeyPair::generate().unwrap();
+        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "pebble test CA");
+        let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+        let issuer = rcgen::Issuer::new(ca_params, ca_key);
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params =
+            rcgen::CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
+                .unwrap();
+        params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
+        let cert = params.signed_by(&key, &issuer).unwrap();
+        std::fs::write(dir.path().join("ca.pem"), ca_cert.pem()).unwrap();
+        std::fs::write(dir.path().join("cert.pem"), cert.pem()).unwrap();
+        std::fs::write(dir.path().join("key.pem"), key.serialize_pem()).unwrap();
+        let (dir_port, mgmt_port, dns_port, chall_mgmt) =
+            (free_port(), free_port(), free_port(), free_port());
+        let config = serde_json::json!({ "pebble": {
+            "listenAddress": format!("127.0.0.1:{dir_port}"),
+            "managementListenAddress": format!("127.0.0.1:{mgmt_port}"),
+            "certificate": dir.path().join("cert.pem"),
+            "privateKey": dir.path().join("key.pem"),
+            "httpPort": 5002,
+            "tlsPort": tls_port,
+            "ocspResponderURL": "",
+            "externalAccountBindingRequired": false,
+            "certificateValidityPeriod": validity.as_secs(),
+        }});
+        std::fs::write(dir.path().join("pebble.json"), config.to_string()).unwrap();
+        Pebble {
+            children: Vec::new(),
+            dir,
+            dir_port,
+            mgmt_port,
+            dns_port,
+            chall_mgmt,
+        }
+    }
+
+    /// Start challtestsrv and Pebble, and wait until Pebble answers.
+    fn run(&mut self) {
+        let log = |name: &str| std::fs::File::create(self.dir.path().join(name)).unwrap();
+        let dns = Command::new("pebble-challtestsrv")
+            .args([
+                "-dns01",
+                &format!("127.0.0.1:{}", self.dns_port),
+                "-defaultIPv4",
+                "127.0.0.1",
+                "-defaultIPv6",
+                "",
+            ])
+            .args(["-http01", "", "-https01", "", "-tlsalpn01", ""])
+            .args(["-management", &format!("127.0.0.1:{}", self.chall_mgmt)])
+            .stdout(log("challtestsrv.log"))
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("pebble-challtestsrv (Debian package pebble) is installed by tests/setup.sh");
+        self.children.push(dns);
+        let pebble = Command::new("pebble")
+            .arg("-config")
+            .arg(self.dir.path().join("pebble.json"))
+            .args([
+                "-dnsserver",
+                &format!("127.0.0.1:{}", self.dns_port),
+                "-strict=false",
+            ])
+            .env("PEBBLE_VA_NOSLEEP", "1")
+            .env("PEBBLE_WFE_NONCEREJECT", "0")
+            .env("PEBBLE_AUTHZREUSE", "0")
+            .stdout(log("pebble.log"))
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("pebble is installed by tests/setup.sh");
+        self.children.push(pebble);
+        self.root();
+    }
+
+    fn directory(&self) -> String {
+        format!("https://127.0.0.1:{}/dir", self.dir_port)
+    }
+
+    fn ca_file(&self) -> PathBuf {
+        self.dir.path().join("ca.pem")
+    }
+
+    /// The issuing root of this Pebble run (it changes at every start).
+    fn root(&self) -> Vec<u8> {
+        let client = reqwest::blocking::Client::builder()
+            .tls_built_in_root_certs(false)
+            .add_root_certificate(
+                reqwest::Certificate::from_pem(&std::fs::read(self.ca_file()).unwrap()).unwrap(),
+            )
+            .timeout(Duration::from_secs(5))
+            .build()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(r) = client
+                .get(format!("https://127.0.0.1:{}/roots/0", self.mgmt_port))
+                .send()
+            {
+                if r.status() == 200 {
+                    return r.bytes().unwrap().to_vec();
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "pebble did not start: {}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("pebble.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Pebble {
+    fn drop(&mut self) {
+        for c in &mut self.children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// The certificate `host` is served on `addr`, if a client trusting only `root_pem` accepts it.
+fn served_cert(addr: SocketAddr, host: &str, root_pem: &[u8]) -> Result<Vec<u8>, String> {
+    let client = reqwest::blocking::Client::builder()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(reqwest::Certificate::from_pem(root_pem).map_err(|e| e.to_string())?)
+        .resolve(host, addr)
+        .tls_info(true)
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let url = match host.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(ip)) => format!("https://[{ip}]:{}/healthz", addr.port()),
+        _ => format!("https://{host}:{}/healthz", addr.port()),
+    };
+    let r = client.get(url).send().map_err(|e| format!("{e:?}"))?;
+    if r.status() != 200 {
+        return Err(format!("status {}", r.status()));
+    }
+    let info = r
+        .extensions()
+        .get::<reqwest::tls::TlsInfo>()
+        .ok_or("no TLS info")?;
+    Ok(info
+        .peer_certificate()
+        .ok_or("no peer certificate")?
+        .to_vec())
+}
+
+fn wait_for_cert(addr: SocketAddr, root: &[u8], timeout: Duration, not: Option<&[u8]>) -> Vec<u8> {
+    let deadline = Instant::now() + timeout;
+    let mut last = String::new();
+    while Instant::now() < deadline {
+        match served_cert(addr, DOMAIN, root) {
+            Ok(der) if Some(der.as_slice()) != not => return der,
+            Ok(_) => last = "still the old certificate".into(),
+            Err(e) => last = e,
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    panic!("no (new) certificate chaining to Pebble's root after {timeout:?}: {last}");
+}
+
+fn acme_args<'a>(listen: &'a str, directory: &'a str, ca_file: &'a str) -> Vec<&'a str> {
+    vec![
+        "--listen",
+        listen,
+        "--tls",
+        "acme",
+        "--acme-domain",
+        DOMAIN,
+        "--acme-contact",
+        "ops@example.org",
+        "--acme-directory",
+        directory,
+        "--acme-ca-file",
+        ca_file,
+        "--parallel",
+        "1",
+        "--ctx-size",
+        "512",
+    ]
+}
+
+fn not_after(der: &[u8]) -> i64 {
+    x509_parser::parse_x509_certificate(der)
+        .unwrap()
+        .1
+        .validity()
+        .not_after
+        .timestamp()
+}
+
+#[test]
+fn acme_issues_restarts_from_cache_and_renews_without_a_restart() {
+    let _serial = common::serial();
+    let port = free_port();
+    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    let pebble = Pebble::start(port, Duration::from_secs(90));
+    let root = pebble.root();
+    let (listen, dir, ca) = (
+        format!("127.0.0.1:{port}"),
+        pebble.directory(),
+        pebble.ca_file().display().to_string(),
+    );
+    let args = acme_args(&listen, &dir, &ca);
+
+    let server = Server::spawn_env(&args, &[]);
+    let first = wait_for_cert(addr, &root, Duration::from_secs(60), None);
+    let left = not_after(&first)
+        - std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+    assert!(
+        left <= 95,
+        "Pebble's short validity was not used ({left} s left)"
+    );
+    assert!(server.log().contains("DeployedNewCert"), "{}", server.log());
+    let key_mode = {
+        use std::os::unix::fs::PermissionsExt;
+        let acme_dir = server.state.path().join("acme");
+        assert_eq!(
+            std::fs::metadata(&acme_dir).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
+        std::fs::read_dir(&acme_dir)
+            .unwrap()
+            .map(|e| e.unwrap().metadata().unwrap().permissions().mode() & 0o777)
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        !key_mode.is_empty() && key_mode.iter().all(|&m| m == 0o600),
+        "{key_mode:?}"
+    );
+
+    // Restart with the cache: the same certificate at once, no new order.
+    let state = server.stop_keep_state();
+    let server = Server::spawn_in(state, &args, &[]);
+    let again = wait_for_cert(addr, &root, Duration::from_secs(20), None);
+    assert_eq!(
+        again, first,
+        "a restart should serve the cached certificate"
+    );
+    let restart_log = server.log();
+    assert!(restart_log.contains("DeployedCachedCert"), "{restart_log}");
+    assert!(
+        !restart_log.contains("DeployedNewCert"),
+        "a restart ordered a new certificate:\n{restart_log}"
+    );
+
+    // Renewal at two thirds of the 90 s validity, while the daemon keeps serving.
+    let renewed = wait_for_cert(addr, &root, Duration::from_secs(100), Some(&first));
+    assert!(not_after(&renewed) > not_after(&first));
+    assert!(server.log().contains("DeployedNewCert"));
+    let r = server.blocking_client().get(server.url("/healthz")).send();
+    assert!(r.is_err() || r.unwrap().status() == 200);
+    drop(server);
+}
+
+#[test]
+fn with_the_ca_down_at_start_the_lan_certificate_serves_until_acme_succeeds() {
+    let _serial = common::serial();
+    let port = free_port();
+    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    let mut pebble = Pebble::prepare(port, Duration::from_secs(3600));
+    let (listen, dir, ca) = (
+        format!("127.0.0.1:{port}"),
+        pebble.directory(),
+        pebble.ca_file().display().to_string(),
+    );
+    let server = Server::start(&acme_args(&listen, &dir, &ca));
+    // The LAN certificate is served while the CA is unreachable, and the failure is logged.
+    let lan = served_cert(addr, "localhost", &server.ca_pem())
+        .expect("the LAN certificate is served while the CA is down");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !server.log().contains("certificate order failed") {
+        assert!(
+            Instant::now() < deadline,
+            "no failure logged:\n{}",
+            server.log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // The CA comes up; the ACME certificate arrives without a restart.
+    pebble.run();
+    let root = pebble.root();
+    let acme = wait_for_cert(addr, &root, Duration::from_secs(120), None);
+    assert_ne!(acme, lan);
+}
+
+#[test]
+fn the_lan_ca_validates_every_local_name_and_survives_a_restart() {
+    let _serial = common::serial();
+    let server = Server::start(&["--ctx-size", "512"]);
+    let ca = server.ca_pem();
+    let addr: SocketAddr = ([127, 0, 0, 1], server.port()).into();
+    for host in ["localhost", "127.0.0.1"] {
+        served_cert(addr, host, &ca).unwrap_or_else(|e| panic!("{host}: {e}"));
+    }
+    let fingerprint = Command::new(common::binary())
+        .args(["ca", "show", "--state-dir"])
+        .arg(server.state.path())
+        .output()
+        .unwrap()
+        .stdout;
+    let state = server.stop_keep_state();
+    // Again on ::1, in the same state dir.
+    let server = Server::spawn_in(state, &["--listen", "[::1]:0", "--ctx-size", "512"], &[]);
+    server.wait_ready_at(&format!("https://[::1]:{}/readyz", server.port()));
+    let v6: SocketAddr = (std::net::Ipv6Addr::LOCALHOST, server.port()).into();
+    served_cert(v6, "::1", &server.ca_pem()).expect("::1 validates against the LAN CA");
+    let after = Command::new(common::binary())
+        .args(["ca", "show", "--state-dir"])
+        .arg(server.state.path())
+        .output()
+        .unwrap()
+        .stdout;
+    assert_eq!(fingerprint, after, "the CA changed across a restart");
+    assert_eq!(server.ca_pem(), ca);
+}
+
+/// A CA and a leaf for localhost, written to `dir`; returns the CA PEM.
+fn issue_files(dir: &Path, cert: &Path, key: &Path) -> Vec<u8> {
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = rcgen::Issuer::new(ca_params, ca_key);
+    let leaf_key = rcgen::KeyPair::generate().unwrap();
+    let leaf = rcgen::CertificateParams::new(vec!["localhost".to_string()])
+        .unwrap()
+        .signed_by(&leaf_key, &issuer)
+        .unwrap();
+    let _ = dir;
+    std::fs::write(cert, leaf.pem()).unwrap();
+    std::fs::write(key, leaf_key.serialize_pem()).unwrap();
+    ca_cert.pem().into_bytes()
+}
+
+#[test]
+fn certificate_files_are_hot_reloaded_and_garbage_keeps_the_old_one() {
+    let dir = TempDir::new("files");
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let ca_a = issue_files(dir.path(), &cert, &key);
+    let server = Server::spawn(&[
+        "--tls",
+        "files",
+        "--tls-cert",
+        cert.to_str().unwrap(),
+        "--tls-key",
+        key.to_str().unwrap(),
+        "--ctx-size",
+        "512",
+    ]);
+    let addr: SocketAddr = ([127, 0, 0, 1], server.port()).into();
+    let a = served_cert(addr, "localhost", &ca_a).expect("certificate A is served");
+
+    let ca_b = issue_files(dir.path(), &cert, &key);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let b = loop {
+        if let Ok(b) = served_cert(addr, "localhost", &ca_b) {
+            break b;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "replacing the files did not switch the certificate:\n{}",
+            server.log()
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    assert_ne!(a, b);
+
+    std::fs::write(&cert, "garbage").unwrap();
+    std::thread::sleep(Duration::from_secs(4));
+    assert_eq!(
+        served_cert(addr, "localhost", &ca_b).expect("the old certificate stays in service"),
+        b
+    );
+    assert!(server.log().contains("not usable"), "{}", server.log());
+    // SIGHUP with good files reloads too.
+    let ca_c = issue_files(dir.path(), &cert, &key);
+    let _ = Command::new("kill")
+        .args(["-HUP", &server.pid().to_string()])
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while served_cert(addr, "localhost", &ca_c).is_err() {
+        assert!(Instant::now() < deadline, "SIGHUP did not reload");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn plain_http_gets_a_308_to_the_same_path_on_https() {
+    let mut server = Server::spawn(&["--redirect-listen", "127.0.0.1:0", "--ctx-size", "512"]);
+    let plain = server.wait_for_log("redirecting http://", Duration::from_secs(30));
+    let plain = plain.trim_end_matches(',');
+    let client = reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = client
+        .get(format!("http://{plain}/v1/models?x=1"))
+        .header("host", "pi.local")
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 308);
+    assert_eq!(
+        r.headers()["location"],
+        format!("https://pi.local:{}/v1/models?x=1", server.port())
+    );
+    let r = client
+        .post(format!("http://{plain}/v1/chat/completions"))
+        .body("{}")
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 308, "nothing but redirects over plain HTTP");
+}
