@@ -5,9 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/edgellm/target}"
 bash tests/setup.sh
+bash tests/check-systemd.sh
 EDGELLM_TEST_MODEL="$(bash tests/fetch-model.sh | tail -n 1)"
 export EDGELLM_TEST_MODEL
 # One model-serving test at a time (the harness also serialises servers); OpenMP threads
 # sleep instead of spinning while they wait.
 export OMP_WAIT_POLICY=PASSIVE
-cargo test --release --workspace "$@"
+cargo test --release --workspace --no-fail-fast "$@"

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Install what building and testing edgellm needs on Debian/Ubuntu, if missing:
 # cmake + clang/libclang (llama.cpp and its bindgen), promtool (from prometheus, to check
-# /metrics), pebble (a test ACME CA), rustfmt and clippy.
+# /metrics), pebble (a test ACME CA), systemd (systemd-analyze), rustfmt and clippy.
 # Safe to run repeatedly.
 set -euo pipefail
 
-packages=(cmake clang libclang-dev pkg-config ca-certificates prometheus pebble)
+packages=(cmake clang libclang-dev pkg-config ca-certificates prometheus pebble systemd)
 python3 -m pip --version >/dev/null 2>&1 || packages+=(python3-pip)
 missing=()
 for p in "${packages[@]}"; do

@@ -107,6 +107,8 @@ pub const DEFAULT_ENV: &[(&str, &str)] = &[
     ("EDGELLM_THREADS", "2"),
     ("EDGELLM_CTX_SIZE", "2048"),
     ("EDGELLM_PARALLEL", "1"),
+    // Tests send bursts of requests; the rate-limit test turns it on with flags.
+    ("EDGELLM_RATE_LIMIT_PER_SECOND", "0"),
     ("OMP_WAIT_POLICY", "PASSIVE"),
     ("EDGELLM_LOG_LEVEL", "info,edgellm_engine=debug"),
     ("NO_COLOR", "1"),
