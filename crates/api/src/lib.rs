@@ -5,6 +5,7 @@
 //! - [`json`]: the JSON body extractor whose rejections are [`ApiError`]s naming the field.
 //! - [`generation`]: collecting or streaming a backend's events.
 //! - [`openai`]: one file per OpenAI endpoint, plus request parsing and validation.
+//! - [`ollama`]: Ollama-compatible endpoints (NDJSON streams, `{"error"}` bodies).
 //! - [`health`]: liveness and readiness probes, `/metrics`.
 //! - [`guard`]: API keys, rate limits, admission, request logs and metrics.
 //! - [`extra`]: llama.cpp-server-compatible helpers (`/tokenize`, `/apply-template`).
@@ -16,6 +17,7 @@ pub mod generation;
 pub mod guard;
 pub mod health;
 pub mod json;
+pub mod ollama;
 pub mod openai;
 pub mod router;
 pub mod state;

@@ -4,7 +4,7 @@
 //! |---|---|---|---|
 //! | probes | `/healthz`, `/readyz` | never | never |
 //! | metrics | `/metrics` | unless `metrics_public` | never |
-//! | api | `/v1/*`, `/tokenize`, `/apply-template`, unknown routes | yes | yes |
+//! | api | `/v1/*`, `/api/*` (Ollama), `/tokenize`, `/apply-template`, unknown routes | yes | yes |
 //!
 //! Every route is observed (request id, log line, metrics).
 
@@ -16,7 +16,7 @@ use axum::Router;
 use crate::error::ApiError;
 use crate::guard::{keys, observe, ratelimit};
 use crate::state::AppState;
-use crate::{extra, health, openai};
+use crate::{extra, health, ollama, openai};
 
 /// The API router. Transport concerns (TLS, connection limits) live in the daemon.
 pub fn router(state: AppState) -> Router {
@@ -28,6 +28,12 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/models/{id}", get(openai::models::get))
         .route("/tokenize", post(extra::tokenize::tokenize))
         .route("/apply-template", post(extra::tokenize::apply_template))
+        .route("/api/generate", post(ollama::generate::handler))
+        .route("/api/chat", post(ollama::chat::handler))
+        .route("/api/tags", get(ollama::models::tags))
+        .route("/api/show", post(ollama::models::show))
+        .route("/api/ps", get(ollama::models::ps))
+        .route("/api/version", get(ollama::models::version))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(from_fn_with_state(state.clone(), keys::require_key));

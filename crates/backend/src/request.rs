@@ -37,6 +37,8 @@ pub struct SamplingParams {
     pub max_tokens: Option<u32>,
     /// Generation ends before any of these strings; they are not returned.
     pub stop: Vec<String>,
+    /// Constrain the output to a JSON object.
+    pub json: bool,
 }
 
 impl Default for SamplingParams {
@@ -53,6 +55,7 @@ impl Default for SamplingParams {
             penalty_last_n: 64,
             max_tokens: None,
             stop: Vec::new(),
+            json: false,
         }
     }
 }

@@ -5,9 +5,20 @@ use llama_cpp_2::model::LlamaModel;
 use llama_cpp_2::sampling::LlamaSampler;
 use llama_cpp_2::token::LlamaToken;
 
+/// GBNF grammar for `format: "json"`.
+const JSON_GRAMMAR: &str = include_str!("json.gbnf");
+
 /// Build the chain for one request. Temperature 0 is greedy (deterministic).
 pub fn build(model: &LlamaModel, params: &SamplingParams, prompt: &[LlamaToken]) -> LlamaSampler {
     let mut chain = Vec::new();
+    if params.json {
+        match LlamaSampler::grammar(model, JSON_GRAMMAR, "root") {
+            Ok(grammar) => chain.push(grammar),
+            Err(e) => {
+                tracing::error!(error = %e, "the JSON grammar failed to load; output is unconstrained")
+            }
+        }
+    }
     let penalties = params.repeat_penalty != 1.0
         || params.presence_penalty != 0.0
         || params.frequency_penalty != 0.0;

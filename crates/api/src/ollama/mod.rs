@@ -1,0 +1,114 @@
+//! Ollama-compatible endpoints, one file each, for tools written against Ollama's API.
+//!
+//! - [`generate`]: `POST /api/generate`
+//! - [`chat`]: `POST /api/chat`
+//! - [`models`]: `GET /api/tags`, `POST /api/show`, `GET /api/ps`, `GET /api/version`
+//! - [`options`]: the `options` object and `format`, mapped to sampling parameters.
+//!
+//! Streams are NDJSON (one object per line), on by default as in Ollama. Errors are
+//! `{"error": "..."}` with the status our [`ApiError`] table gives.
+
+pub mod chat;
+pub mod generate;
+pub mod models;
+pub mod options;
+
+use axum::body::Body;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use edgellm_backend::{FinishReason, Timings, Usage};
+use futures::{Stream, StreamExt};
+use serde_json::{json, Value};
+
+use crate::error::ApiError;
+
+/// An [`ApiError`] in Ollama's shape.
+#[derive(Debug)]
+pub struct OllamaError(pub ApiError);
+
+impl<E: Into<ApiError>> From<E> for OllamaError {
+    fn from(e: E) -> Self {
+        OllamaError(e.into())
+    }
+}
+
+impl IntoResponse for OllamaError {
+    fn into_response(self) -> Response {
+        let (status, _, _) = self.0.status();
+        let mut response =
+            (status, axum::Json(json!({ "error": self.0.to_string() }))).into_response();
+        if let Some(secs) = self.0.retry_after() {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response
+    }
+}
+
+/// RFC 3339 time for `created_at`.
+pub(crate) fn now_rfc3339() -> String {
+    let secs = crate::openai::now_unix();
+    rfc3339(secs)
+}
+
+/// Unix seconds as `YYYY-MM-DDTHH:MM:SSZ` (civil-from-days, proleptic Gregorian).
+pub(crate) fn rfc3339(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// The statistics Ollama puts on the final object (durations in nanoseconds).
+pub(crate) fn done_fields(out: &mut Value, reason: FinishReason, usage: &Usage, timings: &Timings) {
+    let ns = |us: u64| us * 1000;
+    out["done"] = json!(true);
+    out["done_reason"] = json!(reason.as_str());
+    out["total_duration"] = json!(ns(timings.queue_us
+        + timings.prompt_us
+        + timings.generation_us));
+    out["load_duration"] = json!(0);
+    out["prompt_eval_count"] = json!(usage.prompt_tokens);
+    out["prompt_eval_duration"] = json!(ns(timings.prompt_us));
+    out["eval_count"] = json!(usage.completion_tokens);
+    out["eval_duration"] = json!(ns(timings.generation_us));
+}
+
+/// One JSON object per line.
+pub(crate) fn ndjson(lines: impl Stream<Item = Value> + Send + 'static) -> Response {
+    let body =
+        Body::from_stream(lines.map(|v| Ok::<_, std::convert::Infallible>(format!("{v}\n"))));
+    (
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, "application/x-ndjson"),
+            (header::HeaderName::from_static("x-accel-buffering"), "no"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn rfc3339_dates() {
+        assert_eq!(super::rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(super::rfc3339(1_795_328_071), "2026-11-22T06:14:31Z");
+        assert_eq!(super::rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+    }
+}

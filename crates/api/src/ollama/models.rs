@@ -1,0 +1,119 @@
+//! `GET /api/tags`, `POST /api/show`, `GET /api/ps`, `GET /api/version`, and Ollama's
+//! plain-text `GET /` answer for non-browsers.
+
+use axum::extract::State;
+use axum::Json;
+use edgellm_backend::ModelInfo;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::{rfc3339, OllamaError};
+use crate::error::ApiError;
+use crate::json::JsonBody;
+use crate::state::AppState;
+
+/// The Ollama API version we follow, reported by `/api/version`.
+const OLLAMA_API_VERSION: &str = "0.5.0";
+
+fn details(m: &ModelInfo) -> Value {
+    json!({
+        "parent_model": "",
+        "format": "gguf",
+        "family": m.architecture,
+        "families": [m.architecture],
+        "parameter_size": format!("{:.1}B", m.n_params as f64 / 1e9),
+        "quantization_level": m.quantization,
+    })
+}
+
+/// A stable pseudo-digest (Ollama reports a sha256 of the blob; hashing 0.5 GB at every
+/// request would be wasteful, so this digests identity and size instead).
+fn digest(m: &ModelInfo) -> String {
+    use sha2::{Digest, Sha256};
+    let h = Sha256::digest(format!("{}:{}:{}", m.id, m.size_bytes, m.modified_unix));
+    h.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn entry(m: &ModelInfo) -> Value {
+    json!({
+        "name": m.id,
+        "model": m.id,
+        "modified_at": rfc3339(m.modified_unix),
+        "size": m.size_bytes,
+        "digest": digest(m),
+        "details": details(m),
+    })
+}
+
+pub async fn tags(State(state): State<AppState>) -> Json<Value> {
+    let models: Vec<Value> = state.backend.model().iter().map(entry).collect();
+    Json(json!({ "models": models }))
+}
+
+pub async fn ps(State(state): State<AppState>) -> Json<Value> {
+    let models: Vec<Value> = state
+        .backend
+        .model()
+        .iter()
+        .map(|m| {
+            let mut e = entry(m);
+            // Loaded for as long as the daemon runs.
+            e["expires_at"] = json!("9999-12-31T23:59:59Z");
+            e["size_vram"] = json!(0);
+            e
+        })
+        .collect();
+    Json(json!({ "models": models }))
+}
+
+#[derive(Debug, Deserialize)]
+struct ShowBody {
+    #[serde(default, alias = "name")]
+    model: Option<String>,
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    body: JsonBody,
+) -> Result<Json<Value>, OllamaError> {
+    let req: ShowBody = body.parse()?;
+    let m = state.backend.model().ok_or_else(|| {
+        ApiError::from(edgellm_backend::BackendError::Unavailable(
+            "the model is still loading".into(),
+        ))
+    })?;
+    if let Some(name) = req
+        .model
+        .filter(|n| n != &m.id && n.split(':').next() != Some(m.id.as_str()))
+    {
+        return Err(OllamaError(ApiError::NotFound {
+            method: "POST".into(),
+            path: format!("model '{name}' not found"),
+        }));
+    }
+    let template = state
+        .backend
+        .apply_template(&[edgellm_backend::ChatMessage {
+            role: "user".into(),
+            content: "{{ .Prompt }}".into(),
+        }])
+        .unwrap_or_default();
+    Ok(Json(json!({
+        "license": "",
+        "modelfile": format!("FROM {}\n", m.id),
+        "parameters": format!("num_ctx {}", m.n_ctx_per_request),
+        "template": template,
+        "details": details(&m),
+        "model_info": {
+            "general.architecture": m.architecture,
+            "general.parameter_count": m.n_params,
+            format!("{}.context_length", m.architecture): m.n_ctx_train,
+        },
+        "capabilities": ["completion"],
+        "modified_at": rfc3339(m.modified_unix),
+    })))
+}
+
+pub async fn version() -> Json<Value> {
+    Json(json!({ "version": OLLAMA_API_VERSION }))
+}

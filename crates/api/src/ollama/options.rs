@@ -1,0 +1,98 @@
+//! Ollama's `options` object and `format`.
+
+use edgellm_backend::SamplingParams;
+use serde::Deserialize;
+
+use crate::error::ApiError;
+use crate::openai::params::{CommonParams, Stop};
+
+/// The fields of `options` we honour; others (num_gpu, mirostat, ...) are ignored.
+#[derive(Debug, Default, Deserialize)]
+pub struct Options {
+    pub temperature: Option<f32>,
+    pub top_p: Option<f32>,
+    pub top_k: Option<i64>,
+    pub min_p: Option<f32>,
+    pub seed: Option<i64>,
+    pub num_predict: Option<i64>,
+    pub num_ctx: Option<i64>,
+    pub repeat_penalty: Option<f32>,
+    pub presence_penalty: Option<f32>,
+    pub frequency_penalty: Option<f32>,
+    pub stop: Option<Vec<String>>,
+}
+
+/// Fields both Ollama generation endpoints take.
+#[derive(Debug, Deserialize)]
+pub struct OllamaCommon {
+    #[serde(default)]
+    pub model: Option<String>,
+    /// Ollama streams unless told otherwise.
+    #[serde(default = "yes")]
+    pub stream: bool,
+    #[serde(default)]
+    pub options: Options,
+    /// `"json"` or a JSON schema object.
+    #[serde(default)]
+    pub format: Option<serde_json::Value>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl OllamaCommon {
+    /// Validate through the same rules as the OpenAI fields, so limits agree.
+    pub fn sampling(&self, max_tokens_cap: Option<u32>) -> Result<SamplingParams, ApiError> {
+        let o = &self.options;
+        let common = CommonParams {
+            temperature: o.temperature,
+            top_p: o.top_p,
+            top_k: o.top_k,
+            min_p: o.min_p,
+            seed: o.seed,
+            presence_penalty: o.presence_penalty,
+            frequency_penalty: o.frequency_penalty,
+            repeat_penalty: o.repeat_penalty,
+            // Ollama: -1 means "until the context is full".
+            max_tokens: o.num_predict.filter(|&n| n >= 0),
+            stop: o.stop.clone().map(Stop::Many),
+            ..CommonParams::default()
+        };
+        let mut params = common.sampling(max_tokens_cap).map_err(rename_param)?;
+        match &self.format {
+            None => {}
+            Some(serde_json::Value::String(s)) if s == "json" => params.json = true,
+            Some(serde_json::Value::String(s)) if s.is_empty() => {}
+            Some(serde_json::Value::Object(_)) => params.json = true,
+            Some(other) => {
+                return Err(ApiError::invalid(
+                    "format",
+                    format!("format must be \"json\" or a JSON schema, got {other}"),
+                ))
+            }
+        }
+        Ok(params)
+    }
+}
+
+/// Name the Ollama field (`options.num_predict`) rather than the OpenAI one.
+fn rename_param(e: ApiError) -> ApiError {
+    match e {
+        ApiError::InvalidRequest {
+            param: Some(p),
+            message,
+        } => {
+            let p = if p == "max_tokens" {
+                "num_predict".to_string()
+            } else {
+                p
+            };
+            ApiError::InvalidRequest {
+                message: message.replace("max_tokens", "num_predict"),
+                param: Some(format!("options.{p}")),
+            }
+        }
+        other => other,
+    }
+}

@@ -1,0 +1,187 @@
+//! The Ollama-compatible API with the real model: NDJSON streams, done statistics, JSON
+//! format, model listing, Ollama-shaped errors.
+
+mod common;
+
+use common::Server;
+use serde_json::{json, Value};
+
+fn ndjson(raw: &str) -> Vec<Value> {
+    raw.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn chat_and_generate_stream_ndjson_and_match_the_non_stream_answer() {
+    let server = Server::start(&["--model-id", "qwen2.5:0.5b"]);
+    let client = server.blocking_client();
+    let chat = json!({
+        "model": "qwen2.5:0.5b",
+        "messages": [{ "role": "user", "content": "Name two planets." }],
+        "options": { "temperature": 0, "num_predict": 24 },
+    });
+    let r = client
+        .post(server.url("/api/chat"))
+        .json(&chat)
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "application/x-ndjson");
+    let lines = ndjson(&r.text().unwrap());
+    let last = lines.last().unwrap();
+    assert_eq!(last["done"], true);
+    assert!(lines[..lines.len() - 1]
+        .iter()
+        .all(|l| l["done"] == false && l["message"]["role"] == "assistant"));
+    let streamed: String = lines
+        .iter()
+        .map(|l| l["message"]["content"].as_str().unwrap())
+        .collect();
+    for key in [
+        "total_duration",
+        "load_duration",
+        "prompt_eval_count",
+        "prompt_eval_duration",
+        "eval_count",
+        "eval_duration",
+    ] {
+        assert!(last[key].is_u64(), "{key} missing: {last}");
+    }
+    assert!(last["eval_count"].as_u64().unwrap() <= 24);
+    assert!(last["created_at"].as_str().unwrap().ends_with('Z'));
+
+    let mut once = chat.clone();
+    once["stream"] = json!(false);
+    let single: Value = client
+        .post(server.url("/api/chat"))
+        .json(&once)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(single["done"], true);
+    assert_eq!(single["message"]["content"].as_str().unwrap(), streamed);
+    assert_eq!(single["model"], "qwen2.5:0.5b");
+
+    // /api/generate with a system prompt, not streamed.
+    let gen = json!({ "model": "qwen2.5:0.5b", "prompt": "Say hello.", "system": "Answer in French.", "stream": false, "options": { "temperature": 0, "num_predict": 12 } });
+    let g: Value = client
+        .post(server.url("/api/generate"))
+        .json(&gen)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(g["done"], true);
+    assert!(!g["response"].as_str().unwrap().is_empty());
+    assert!(g["done_reason"] == "stop" || g["done_reason"] == "length");
+    // Streamed generate concatenates to the same text.
+    let mut gen_stream = gen.clone();
+    gen_stream["stream"] = json!(true);
+    let lines = ndjson(
+        &client
+            .post(server.url("/api/generate"))
+            .json(&gen_stream)
+            .send()
+            .unwrap()
+            .text()
+            .unwrap(),
+    );
+    let text: String = lines
+        .iter()
+        .map(|l| l["response"].as_str().unwrap())
+        .collect();
+    assert_eq!(text, g["response"].as_str().unwrap());
+}
+
+#[test]
+fn format_json_constrains_the_answer_to_json() {
+    let server = Server::start(&[]);
+    let body = json!({
+        "prompt": "Describe a cat with the keys name and age.",
+        "format": "json",
+        "stream": false,
+        "options": { "temperature": 0, "num_predict": 80 },
+    });
+    let r: Value = server
+        .blocking_client()
+        .post(server.url("/api/generate"))
+        .json(&body)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let text = r["response"].as_str().unwrap();
+    if r["done_reason"] == "stop" {
+        let parsed: Value =
+            serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"));
+        assert!(parsed.is_object(), "{text}");
+    } else {
+        assert!(text.trim_start().starts_with('{'), "{text}");
+    }
+}
+
+#[test]
+fn model_listing_and_errors_look_like_ollama() {
+    let server = Server::start(&["--model-id", "qwen2.5:0.5b"]);
+    let client = server.blocking_client();
+    let tags: Value = client
+        .get(server.url("/api/tags"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let m = &tags["models"][0];
+    assert_eq!(m["name"], "qwen2.5:0.5b");
+    assert_eq!(m["details"]["format"], "gguf");
+    assert_eq!(m["details"]["family"], "qwen2");
+    assert!(m["size"].as_u64().unwrap() > 400_000_000);
+    assert_eq!(m["digest"].as_str().unwrap().len(), 64);
+    let ps: Value = client
+        .get(server.url("/api/ps"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(ps["models"][0]["name"], "qwen2.5:0.5b");
+    let v: Value = client
+        .get(server.url("/api/version"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert!(v["version"].is_string());
+    let show: Value = client
+        .post(server.url("/api/show"))
+        .json(&json!({ "model": "qwen2.5:0.5b" }))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(show["details"]["family"], "qwen2");
+    assert!(show["template"].as_str().unwrap().contains("{{ .Prompt }}"));
+
+    let r = client
+        .post(server.url("/api/show"))
+        .json(&json!({ "model": "llama3:70b" }))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    assert!(r.json::<Value>().unwrap()["error"]
+        .as_str()
+        .unwrap()
+        .contains("llama3:70b"));
+    let r = client.post(server.url("/api/chat")).json(&json!({ "messages": [{ "role": "user", "content": "hi" }], "options": { "temperature": -3 } })).send().unwrap();
+    assert_eq!(r.status(), 400);
+    let e: Value = r.json().unwrap();
+    assert!(e["error"].as_str().unwrap().contains("temperature"), "{e}");
+    let r = client
+        .post(server.url("/api/generate"))
+        .body("{oops")
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.json::<Value>().unwrap()["error"].is_string());
+}
