@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Install what building and testing edgellm needs on Debian/Ubuntu, if missing:
 # cmake + clang/libclang (llama.cpp and its bindgen), promtool (from prometheus, to check
-# /metrics), pebble (a test ACME CA), systemd (systemd-analyze), rustfmt and clippy.
+# /metrics), pebble (a test ACME CA), systemd (systemd-analyze), chromium + playwright-core
+# (the chat page), a venv with the openai and ollama Python clients, rustfmt and clippy.
 # Safe to run repeatedly.
 set -euo pipefail
 
-packages=(cmake clang libclang-dev pkg-config ca-certificates prometheus pebble systemd)
+packages=(cmake clang libclang-dev pkg-config ca-certificates prometheus pebble systemd chromium)
 python3 -m pip --version >/dev/null 2>&1 || packages+=(python3-pip)
+python3 -m venv --help >/dev/null 2>&1 || packages+=(python3-venv)
+# node/npm usually come with the machine; only install Debian's when missing.
+command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -19,3 +23,15 @@ if [ "${#missing[@]}" -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 fi
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
+
+# The official Python clients, for the client compatibility tests.
+venv="${EDGELLM_TEST_VENV:-$HOME/.cache/edgellm/venv}"
+if ! "$venv/bin/python" -c "import openai, ollama" >/dev/null 2>&1; then
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "openai>=1.50" "ollama>=0.4" >&2
+fi
+# playwright-core drives the system Chromium; it downloads no browser.
+here="$(cd "$(dirname "$0")" && pwd)"
+if [ ! -d "$here/web/node_modules/playwright-core" ]; then
+    (cd "$here/web" && npm ci --no-audit --no-fund --silent) >&2
+fi

@@ -6,6 +6,7 @@
 //! - [`generation`]: collecting or streaming a backend's events.
 //! - [`openai`]: one file per OpenAI endpoint, plus request parsing and validation.
 //! - [`ollama`]: Ollama-compatible endpoints (NDJSON streams, `{"error"}` bodies).
+//! - [`web`]: the embedded chat page at `/`.
 //! - [`health`]: liveness and readiness probes, `/metrics`.
 //! - [`guard`]: API keys, rate limits, admission, request logs and metrics.
 //! - [`extra`]: llama.cpp-server-compatible helpers (`/tokenize`, `/apply-template`).
@@ -21,6 +22,7 @@ pub mod ollama;
 pub mod openai;
 pub mod router;
 pub mod state;
+pub mod web;
 
 pub use error::ApiError;
 pub use guard::keys::ApiKeys;

@@ -2,7 +2,7 @@
 //!
 //! | group | routes | API key | rate limit |
 //! |---|---|---|---|
-//! | probes | `/healthz`, `/readyz` | never | never |
+//! | probes and page | `/healthz`, `/readyz`, `/` (chat page; it asks for the key itself) | never | never |
 //! | metrics | `/metrics` | unless `metrics_public` | never |
 //! | api | `/v1/*`, `/api/*` (Ollama), `/tokenize`, `/apply-template`, unknown routes | yes | yes |
 //!
@@ -16,7 +16,7 @@ use axum::Router;
 use crate::error::ApiError;
 use crate::guard::{keys, observe, ratelimit};
 use crate::state::AppState;
-use crate::{extra, health, ollama, openai};
+use crate::{extra, health, ollama, openai, web};
 
 /// The API router. Transport concerns (TLS, connection limits) live in the daemon.
 pub fn router(state: AppState) -> Router {
@@ -45,6 +45,7 @@ pub fn router(state: AppState) -> Router {
         metrics = metrics.layer(from_fn_with_state(state.clone(), keys::require_key));
     }
     let probes = Router::new()
+        .route("/", get(web::index))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz));
     probes
