@@ -17,6 +17,8 @@ pub enum Error {
     },
     #[error("the model failed to load: {0}")]
     ModelLoad(String),
+    #[error("generation failed: {0}")]
+    Generate(String),
     #[error("benchmark failed: {0}")]
     Bench(String),
     #[error("cannot start the async runtime: {0}")]

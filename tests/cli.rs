@@ -207,3 +207,45 @@ fn acme_settings_are_checked_before_start() {
     assert_ne!(code, 0);
     assert!(err.contains("--tls-key"), "{err}");
 }
+
+#[test]
+fn generate_prints_a_repeatable_greedy_answer() {
+    let args = [
+        "generate",
+        "--prompt",
+        "Write a haiku about the sea.",
+        "--max-tokens",
+        "8",
+        "--threads",
+        "2",
+        "--model",
+    ];
+    let once = || {
+        let out = Command::new(binary())
+            .args(args)
+            .arg(model_path())
+            .env("OMP_WAIT_POLICY", "PASSIVE")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let first = once();
+    assert!(first.split_whitespace().count() >= 2, "{first:?}");
+    assert_eq!(first, once());
+    let (code, _, err) = run(&[
+        "generate",
+        "--prompt",
+        "x",
+        "--max-tokens",
+        "0",
+        "--model",
+        "/nonexistent",
+    ]);
+    assert_ne!(code, 0);
+    assert!(err.contains("--max-tokens"), "{err}");
+}

@@ -69,7 +69,13 @@ fn the_chat_page_streams_stops_remembers_and_escapes() {
         seen["first_meta"].as_str().unwrap().contains("tok/s"),
         "{seen}"
     );
-    assert!(seen["stopped_meta"].as_str().unwrap().starts_with("stopped"), "{seen}");
+    assert!(
+        seen["stopped_meta"]
+            .as_str()
+            .unwrap()
+            .starts_with("stopped"),
+        "{seen}"
+    );
     assert_eq!(seen["messages_after_reload"], 4, "{seen}");
     assert_eq!(seen["xss_executed"], 0, "{seen}");
     assert_eq!(seen["xss_img_elements"], 0, "{seen}");
