@@ -29,6 +29,9 @@ pub enum Command {
     Ca(CaCommand),
     /// Measure this device: prompt and generation speed, TTFT, concurrency, prefix reuse, memory.
     Bench(Box<BenchArgs>),
+    /// Settings file tools.
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// Print one answer to a prompt (greedy by default): a quick on-device smoke test.
     Generate(Box<GenerateArgs>),
 }
@@ -103,6 +106,17 @@ pub struct BenchArgs {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate the settings (file, environment) and print the effective serve configuration,
+    /// API keys redacted.
+    Check {
+        /// TOML settings file [default: $EDGELLM_CONFIG, else /etc/edgellm/config.toml]
+        #[arg(long, value_name = "PATH")]
+        config: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum CaCommand {
     /// Print the CA certificate (PEM) and its SHA-256 fingerprint, to install on clients.
     Show(StateDirArg),
@@ -144,6 +158,11 @@ impl StateDirArg {
 /// Flags of `edgellm serve`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
+    /// TOML settings file; keys are these flags' names. Flags and environment override it.
+    /// [default: /etc/edgellm/config.toml if it exists]
+    #[arg(long, env = "EDGELLM_CONFIG", value_name = "PATH")]
+    pub config: Option<PathBuf>,
+
     #[command(flatten)]
     pub engine: EngineArgs,
 

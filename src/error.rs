@@ -4,6 +4,11 @@ use std::net::SocketAddr;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    #[error("{path}: {message}")]
+    ConfigFile {
+        path: std::path::PathBuf,
+        message: String,
+    },
     #[error("--{flag}: {message}")]
     Config { flag: &'static str, message: String },
     #[error(transparent)]

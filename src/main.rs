@@ -1,6 +1,7 @@
 //! `edgellm`: a private LLM appliance in one binary.
 //!
 //! - [`config`]: every flag, env var and default, parsed and validated in one place.
+//! - [`config_file`]: the optional TOML settings file, applied beneath flags and env.
 //! - [`serve`]: the daemon (`edgellm serve`): engine, certificates, HTTPS listener, shutdown.
 //! - [`ca`]: `edgellm ca show`, to install the LAN CA on clients.
 //! - [`generate`]: `edgellm generate`, one answer on stdout (on-device smoke test).
@@ -11,6 +12,7 @@
 mod bench;
 mod ca;
 mod config;
+mod config_file;
 mod error;
 mod generate;
 mod logging;
@@ -21,10 +23,16 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let cli = config::Cli::parse();
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if let Err(e) = config_file::apply(&argv) {
+        eprintln!("edgellm: {e}");
+        return ExitCode::FAILURE;
+    }
+    let cli = config::Cli::parse_from(argv);
     let result = match cli.command {
         config::Command::Serve(args) => config::ServeConfig::from_args(*args).and_then(serve::run),
         config::Command::Ca(cmd) => ca::run(cmd),
+        config::Command::Config(config::ConfigCommand::Check { .. }) => check_config(),
         config::Command::Generate(args) => {
             config::generate_config(*args).and_then(|(o, e)| generate::main(o, e))
         }
@@ -39,4 +47,17 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `edgellm config check`: the file was applied in `main`; validate everything as `serve`
+/// would and print the result (API keys appear only as a count).
+fn check_config() -> Result<(), error::Error> {
+    let cli = config::Cli::try_parse_from(["edgellm", "serve"])
+        .map_err(|e| error::Error::config("config", e.to_string()))?;
+    let config::Command::Serve(args) = cli.command else {
+        unreachable!("parsed as serve")
+    };
+    let effective = config::ServeConfig::from_args(*args)?;
+    println!("{effective:#?}");
+    Ok(())
 }

@@ -249,3 +249,59 @@ fn generate_prints_a_repeatable_greedy_answer() {
     assert_ne!(code, 0);
     assert!(err.contains("--max-tokens"), "{err}");
 }
+
+#[test]
+fn an_unusable_state_dir_is_a_clear_error() {
+    let dir = TempDir::new("state-file");
+    let file = dir.path().join("not-a-dir");
+    std::fs::write(&file, "x").unwrap();
+    let state = file.join("state");
+    let (code, _, err) = run(&[
+        "serve",
+        "--model",
+        model_path().to_str().unwrap(),
+        "--state-dir",
+        state.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+    ]);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("cannot use") && err.contains("not-a-dir"),
+        "{err}"
+    );
+    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+}
+
+#[test]
+fn the_settings_file_sits_beneath_environment_and_flags() {
+    let dir = TempDir::new("config");
+    let file = dir.path().join("config.toml");
+    std::fs::write(
+        &file,
+        "ctx-size = 1024\nparallel = 1\napi-key = [\"sk-file-secret-123\"]\n",
+    )
+    .unwrap();
+    let path = file.to_str().unwrap();
+    let (code, out, err) = run(&["config", "check", "--config", path]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("ctx_size: 1024"), "{out}");
+    assert!(
+        out.contains("ApiKeys(1 keys)") && !out.contains("sk-file-secret"),
+        "{out}"
+    );
+    let over = Command::new(binary())
+        .args(["config", "check", "--config", path])
+        .env("EDGELLM_CTX_SIZE", "2048")
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&over.stdout).contains("ctx_size: 2048"));
+    std::fs::write(&file, "ctx_sise = 1024\n").unwrap();
+    let (code, _, err) = run(&["config", "check", "--config", path]);
+    assert_ne!(code, 0);
+    assert!(err.contains("unknown key 'ctx_sise'"), "{err}");
+    std::fs::write(&file, "ctx-size = \"big\"\n").unwrap();
+    let (code, _, err) = run(&["config", "check", "--config", path]);
+    assert_ne!(code, 0);
+    assert!(err.contains("--ctx-size"), "{err}");
+}
