@@ -29,11 +29,65 @@ pub enum Command {
     Ca(CaCommand),
     /// Measure this device: prompt and generation speed, TTFT, concurrency, prefix reuse, memory.
     Bench(Box<BenchArgs>),
+    /// Download a GGUF model, verify its sha256 and move it into the models directory.
+    Pull(PullArgs),
     /// Settings file tools.
     #[command(subcommand)]
     Config(ConfigCommand),
     /// Print one answer to a prompt (greedy by default): a quick on-device smoke test.
     Generate(Box<GenerateArgs>),
+}
+
+/// Flags of `edgellm pull`.
+#[derive(Debug, Args)]
+pub struct PullArgs {
+    /// Where to download from (https://, or http:// for a local mirror).
+    pub url: String,
+    /// Expected sha256 of the file (64 hex digits); nothing is installed unless it matches.
+    #[arg(long)]
+    pub sha256: String,
+    /// File name in the models directory [default: the URL's last path segment].
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Models directory [default: <state-dir>/models].
+    #[arg(long, env = "EDGELLM_MODELS_DIR", value_name = "DIR")]
+    pub models_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub state_dir: StateDirArg,
+}
+
+/// Validated `edgellm pull` settings.
+#[derive(Debug, Clone)]
+pub struct PullOptions {
+    pub url: String,
+    pub sha256: String,
+    pub name: Option<String>,
+    pub models_dir: PathBuf,
+}
+
+impl PullArgs {
+    pub fn resolve(self) -> Result<PullOptions, Error> {
+        let sha256 = self.sha256.trim().to_ascii_lowercase();
+        if sha256.len() != 64 || !sha256.chars().all(|c| c.is_ascii_hexdigit()) {
+            return Err(Error::config("sha256", "must be 64 hexadecimal digits"));
+        }
+        if !(self.url.starts_with("https://") || self.url.starts_with("http://")) {
+            return Err(Error::config(
+                "url",
+                format!("'{}' is not an http(s) URL", self.url),
+            ));
+        }
+        let models_dir = match self.models_dir {
+            Some(dir) => dir,
+            None => self.state_dir.resolve()?.join("models"),
+        };
+        Ok(PullOptions {
+            url: self.url,
+            sha256,
+            name: self.name,
+            models_dir,
+        })
+    }
 }
 
 /// Flags of `edgellm generate`.

@@ -22,6 +22,8 @@ pub enum Error {
     },
     #[error("the model failed to load: {0}")]
     ModelLoad(String),
+    #[error("pull failed: {0}")]
+    Pull(String),
     #[error("generation failed: {0}")]
     Generate(String),
     #[error("benchmark failed: {0}")]

@@ -5,6 +5,7 @@
 //! - [`serve`]: the daemon (`edgellm serve`): engine, certificates, HTTPS listener, shutdown.
 //! - [`ca`]: `edgellm ca show`, to install the LAN CA on clients.
 //! - [`generate`]: `edgellm generate`, one answer on stdout (on-device smoke test).
+//! - [`pull`]: `edgellm pull`, a verified, resumable model download.
 //! - [`bench`]: `edgellm bench`, speed and memory figures for this device.
 //! - [`logging`]: tracing setup.
 #![forbid(unsafe_code)]
@@ -16,6 +17,7 @@ mod config_file;
 mod error;
 mod generate;
 mod logging;
+mod pull;
 mod serve;
 
 use std::process::ExitCode;
@@ -32,6 +34,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         config::Command::Serve(args) => config::ServeConfig::from_args(*args).and_then(serve::run),
         config::Command::Ca(cmd) => ca::run(cmd),
+        config::Command::Pull(args) => args.resolve().and_then(pull::main),
         config::Command::Config(config::ConfigCommand::Check { .. }) => check_config(),
         config::Command::Generate(args) => {
             config::generate_config(*args).and_then(|(o, e)| generate::main(o, e))
