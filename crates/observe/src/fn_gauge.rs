@@ -34,9 +34,30 @@ impl std::fmt::Debug for FnGauge {
 impl Collector for FnGauge {
     fn encode(&self, mut enc: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         if let Some(v) = (self.value)() {
-            let g = ConstGauge::new(v);
-            g.encode(enc.encode_descriptor(self.name, self.help, None, g.metric_type())?)?;
+            const_gauge(&mut enc, self.name, self.help, v)?;
         }
         Ok(())
     }
+}
+
+/// Encode one constant counter during a scrape.
+pub(crate) fn const_counter(
+    enc: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    value: u64,
+) -> Result<(), std::fmt::Error> {
+    let c = prometheus_client::metrics::counter::ConstCounter::new(value);
+    c.encode(enc.encode_descriptor(name, help, None, c.metric_type())?)
+}
+
+/// Encode one constant gauge during a scrape.
+pub(crate) fn const_gauge(
+    enc: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    value: f64,
+) -> Result<(), std::fmt::Error> {
+    let g = ConstGauge::new(value);
+    g.encode(enc.encode_descriptor(name, help, None, g.metric_type())?)
 }

@@ -3,9 +3,11 @@
 use std::sync::Mutex;
 
 use prometheus_client::collector::Collector;
+
+use crate::fn_gauge::const_gauge;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
+use prometheus_client::metrics::gauge::Gauge;
 use sysinfo::{Components, Pid, ProcessRefreshKind, ProcessesToUpdate, System};
 
 /// Where the Raspberry Pi firmware reports under-voltage and throttling (hex bit flags).
@@ -33,16 +35,6 @@ impl Default for SystemCollector {
     }
 }
 
-fn gauge(
-    enc: &mut DescriptorEncoder,
-    name: &str,
-    help: &str,
-    value: f64,
-) -> Result<(), std::fmt::Error> {
-    let g = ConstGauge::new(value);
-    g.encode(enc.encode_descriptor(name, help, None, g.metric_type())?)
-}
-
 /// Sensor labels as Prometheus label values: lower case, spaces to underscores.
 fn sensor_label(label: &str) -> String {
     label
@@ -64,7 +56,7 @@ impl Collector for SystemCollector {
                 ProcessRefreshKind::nothing().with_memory(),
             );
             if let Some(p) = sys.process(pid) {
-                gauge(
+                const_gauge(
                     &mut enc,
                     "process_resident_memory_bytes",
                     "Resident memory of the daemon",
@@ -72,19 +64,19 @@ impl Collector for SystemCollector {
                 )?;
             }
         }
-        gauge(
+        const_gauge(
             &mut enc,
             "memory_available_bytes",
             "Memory available to new allocations",
             sys.available_memory() as f64,
         )?;
-        gauge(
+        const_gauge(
             &mut enc,
             "memory_total_bytes",
             "Physical memory",
             sys.total_memory() as f64,
         )?;
-        gauge(
+        const_gauge(
             &mut enc,
             "cpu_usage_ratio",
             "CPU use over all cores since the previous scrape (0-1)",
@@ -114,7 +106,7 @@ impl Collector for SystemCollector {
             .ok()
             .and_then(|s| u64::from_str_radix(s.trim().trim_start_matches("0x"), 16).ok())
         {
-            gauge(&mut enc, "pi_throttled_flags", "Raspberry Pi firmware get_throttled bits (0x1 under-voltage, 0x4 throttled, 0x8 soft temp limit; high bits: has occurred)", flags as f64)?;
+            const_gauge(&mut enc, "pi_throttled_flags", "Raspberry Pi firmware get_throttled bits (0x1 under-voltage, 0x4 throttled, 0x8 soft temp limit; high bits: has occurred)", flags as f64)?;
         }
         Ok(())
     }
