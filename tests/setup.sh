@@ -3,14 +3,17 @@
 # cmake + clang/libclang (llama.cpp and its bindgen), promtool (from prometheus, to check
 # /metrics), pebble (a test ACME CA), systemd (systemd-analyze), chromium + playwright-core
 # (the chat page), a venv with the openai and ollama Python clients, rustfmt and clippy.
+# `tests/setup.sh build` installs only what building and running the daemon needs.
 # Safe to run repeatedly.
 set -euo pipefail
+mode="${1:-all}"
 
 packages=(cmake clang libclang-dev pkg-config ca-certificates prometheus pebble systemd chromium)
 python3 -m pip --version >/dev/null 2>&1 || packages+=(python3-pip)
 python3 -m venv --help >/dev/null 2>&1 || packages+=(python3-venv)
 # node/npm usually come with the machine; only install Debian's when missing.
 command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
+[ "$mode" = build ] && packages=(cmake clang libclang-dev pkg-config ca-certificates)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -23,6 +26,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 fi
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
+[ "$mode" = build ] && exit 0
 
 # The official Python clients, for the client compatibility tests.
 venv="${EDGELLM_TEST_VENV:-$HOME/.cache/edgellm/venv}"

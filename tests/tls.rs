@@ -374,8 +374,8 @@ fn the_lan_ca_validates_every_local_name_and_survives_a_restart() {
     assert_eq!(server.ca_pem(), ca);
 }
 
-/// A CA and a leaf for localhost, written to `dir`; returns the CA PEM.
-fn issue_files(dir: &Path, cert: &Path, key: &Path) -> Vec<u8> {
+/// A CA and a leaf for localhost, written to `cert` and `key`; returns the CA PEM.
+fn issue_files(cert: &Path, key: &Path) -> Vec<u8> {
     let ca_key = rcgen::KeyPair::generate().unwrap();
     let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
     ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
@@ -386,7 +386,6 @@ fn issue_files(dir: &Path, cert: &Path, key: &Path) -> Vec<u8> {
         .unwrap()
         .signed_by(&leaf_key, &issuer)
         .unwrap();
-    let _ = dir;
     std::fs::write(cert, leaf.pem()).unwrap();
     std::fs::write(key, leaf_key.serialize_pem()).unwrap();
     ca_cert.pem().into_bytes()
@@ -396,7 +395,7 @@ fn issue_files(dir: &Path, cert: &Path, key: &Path) -> Vec<u8> {
 fn certificate_files_are_hot_reloaded_and_garbage_keeps_the_old_one() {
     let dir = TempDir::new("files");
     let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
-    let ca_a = issue_files(dir.path(), &cert, &key);
+    let ca_a = issue_files(&cert, &key);
     let server = Server::spawn(&[
         "--tls",
         "files",
@@ -410,7 +409,7 @@ fn certificate_files_are_hot_reloaded_and_garbage_keeps_the_old_one() {
     let addr: SocketAddr = ([127, 0, 0, 1], server.port()).into();
     let a = served_cert(addr, "localhost", &ca_a).expect("certificate A is served");
 
-    let ca_b = issue_files(dir.path(), &cert, &key);
+    let ca_b = issue_files(&cert, &key);
     let deadline = Instant::now() + Duration::from_secs(15);
     let b = loop {
         if let Ok(b) = served_cert(addr, "localhost", &ca_b) {
@@ -433,7 +432,7 @@ fn certificate_files_are_hot_reloaded_and_garbage_keeps_the_old_one() {
     );
     assert!(server.log().contains("not usable"), "{}", server.log());
     // SIGHUP with good files reloads too.
-    let ca_c = issue_files(dir.path(), &cert, &key);
+    let ca_c = issue_files(&cert, &key);
     let _ = Command::new("kill")
         .args(["-HUP", &server.pid().to_string()])
         .status();
