@@ -236,6 +236,21 @@ fn acme_args<'a>(listen: &'a str, directory: &'a str, ca_file: &'a str) -> Vec<&
     ]
 }
 
+/// `/metrics` over the ACME certificate, trusting Pebble's root.
+fn served_metrics(addr: SocketAddr, root: &[u8]) -> String {
+    reqwest::blocking::Client::builder()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(reqwest::Certificate::from_pem(root).unwrap())
+        .resolve(DOMAIN, addr)
+        .build()
+        .unwrap()
+        .get(format!("https://{DOMAIN}:{}/metrics", addr.port()))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap()
+}
+
 fn not_after(der: &[u8]) -> i64 {
     x509_parser::parse_x509_certificate(der)
         .unwrap()
@@ -341,6 +356,16 @@ fn with_the_ca_down_at_start_the_lan_certificate_serves_until_acme_succeeds() {
     let root = pebble.root();
     let acme = wait_for_cert(addr, &root, Duration::from_secs(120), None);
     assert_ne!(acme, lan);
+    // Operators see both in the metrics.
+    let m = served_metrics(addr, &root);
+    assert!(
+        common::metric(&m, "edgellm_acme_failures_total") >= 1.0,
+        "{m}"
+    );
+    assert!(
+        common::metric(&m, "edgellm_acme_certificates_deployed_total") >= 1.0,
+        "{m}"
+    );
 }
 
 #[test]

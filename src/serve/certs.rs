@@ -15,6 +15,8 @@ pub struct Certificates {
     pub resolver: Arc<dyn ResolvesServerCert>,
     /// Offer the `acme-tls/1` ALPN protocol for TLS-ALPN-01 validation.
     pub acme: bool,
+    /// ACME outcomes, in acme mode.
+    pub acme_status: Option<Arc<edgellm_tls::acme::AcmeStatus>>,
 }
 
 pub fn provision(config: &ServeConfig) -> Result<Certificates, Error> {
@@ -25,6 +27,7 @@ pub fn provision(config: &ServeConfig) -> Result<Certificates, Error> {
                 resolver: Arc::clone(&store) as Arc<dyn ResolvesServerCert>,
                 store,
                 acme: false,
+                acme_status: None,
             })
         }
         TlsSource::Acme(settings) => {
@@ -33,6 +36,7 @@ pub fn provision(config: &ServeConfig) -> Result<Certificates, Error> {
             let resolver = edgellm_tls::acme::spawn(settings.clone(), Arc::clone(&store))?;
             Ok(Certificates {
                 store,
+                acme_status: Some(Arc::clone(&resolver.status)),
                 resolver,
                 acme: true,
             })
@@ -46,6 +50,7 @@ pub fn provision(config: &ServeConfig) -> Result<Certificates, Error> {
                 resolver: Arc::clone(&store) as Arc<dyn ResolvesServerCert>,
                 store,
                 acme: false,
+                acme_status: None,
             })
         }
     }

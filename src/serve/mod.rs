@@ -64,7 +64,12 @@ async fn serve(config: ServeConfig) -> Result<(), Error> {
     }
 
     let backend: Arc<dyn Backend> = Arc::new(engine.clone());
-    let metrics = Arc::new(metrics(&engine, &backend, &store));
+    let metrics = Arc::new(metrics(
+        &engine,
+        &backend,
+        &store,
+        certs.acme_status.clone(),
+    ));
     let thermal = config
         .thermal
         .limit_celsius
@@ -147,7 +152,12 @@ async fn drain_engine(engine: &EngineHandle, timeout: Duration) {
     }
 }
 
-fn metrics(engine: &EngineHandle, backend: &Arc<dyn Backend>, store: &Arc<CertStore>) -> Metrics {
+fn metrics(
+    engine: &EngineHandle,
+    backend: &Arc<dyn Backend>,
+    store: &Arc<CertStore>,
+    acme: Option<Arc<edgellm_tls::acme::AcmeStatus>>,
+) -> Metrics {
     let mut metrics = Metrics::new();
     let load = {
         let engine = engine.clone();
@@ -155,6 +165,20 @@ fn metrics(engine: &EngineHandle, backend: &Arc<dyn Backend>, store: &Arc<CertSt
     };
     metrics.register_collector(Box::new(EngineCollector::new(Arc::clone(backend), load)));
     metrics.register_collector(Box::new(SystemCollector::new()));
+    if let Some(status) = acme {
+        use std::sync::atomic::Ordering::Relaxed;
+        let failures = Arc::clone(&status);
+        metrics.register_collector(Box::new(FnGauge::counter(
+            "acme_failures",
+            "Failed ACME order attempts",
+            move || failures.failures.load(Relaxed),
+        )));
+        metrics.register_collector(Box::new(FnGauge::counter(
+            "acme_certificates_deployed",
+            "ACME certificates put in service (new or cached)",
+            move || status.deployed.load(Relaxed),
+        )));
+    }
     let store = Arc::clone(store);
     metrics.register_collector(Box::new(FnGauge::new(
         "certificate_expiry_seconds",

@@ -1,4 +1,5 @@
-//! A gauge whose value is computed at scrape time (e.g. seconds until a certificate expires).
+//! Metrics whose values are computed at scrape time (seconds until a certificate expires,
+//! counts kept by another crate), and the encoders the collectors share.
 
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
@@ -8,6 +9,7 @@ use prometheus_client::metrics::gauge::ConstGauge;
 pub struct FnGauge {
     name: &'static str,
     help: &'static str,
+    counter: bool,
     value: Box<dyn Fn() -> Option<f64> + Send + Sync>,
 }
 
@@ -20,7 +22,22 @@ impl FnGauge {
         Self {
             name,
             help,
+            counter: false,
             value: Box::new(value),
+        }
+    }
+
+    /// A monotonic count kept elsewhere, exported as a counter.
+    pub fn counter(
+        name: &'static str,
+        help: &'static str,
+        value: impl Fn() -> u64 + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            name,
+            help,
+            counter: true,
+            value: Box::new(move || Some(value() as f64)),
         }
     }
 }
@@ -33,8 +50,10 @@ impl std::fmt::Debug for FnGauge {
 
 impl Collector for FnGauge {
     fn encode(&self, mut enc: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        if let Some(v) = (self.value)() {
-            const_gauge(&mut enc, self.name, self.help, v)?;
+        match (self.value)() {
+            Some(v) if self.counter => const_counter(&mut enc, self.name, self.help, v as u64)?,
+            Some(v) => const_gauge(&mut enc, self.name, self.help, v)?,
+            None => {}
         }
         Ok(())
     }

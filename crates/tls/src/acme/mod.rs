@@ -11,6 +11,7 @@
 pub mod cache;
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use futures::StreamExt;
@@ -44,6 +45,17 @@ pub struct AcmeSettings {
 pub struct AcmeResolver {
     store: Arc<CertStore>,
     acme: Arc<ResolvesServerCertAcme>,
+    /// Outcomes, for metrics.
+    pub status: Arc<AcmeStatus>,
+}
+
+/// How ACME has fared since start.
+#[derive(Debug, Default)]
+pub struct AcmeStatus {
+    /// Failed order attempts (each is logged with the CA's error).
+    pub failures: AtomicU64,
+    /// Certificates put in service (new or from the cache).
+    pub deployed: AtomicU64,
 }
 
 impl ResolvesServerCert for AcmeResolver {
@@ -99,9 +111,11 @@ pub fn spawn(settings: AcmeSettings, store: Arc<CertStore>) -> Result<Arc<AcmeRe
             .directory(&settings.directory)
             .cache(cache)
             .state();
+    let status = Arc::new(AcmeStatus::default());
     let resolver = Arc::new(AcmeResolver {
         store: Arc::clone(&store),
         acme: state.resolver(),
+        status: Arc::clone(&status),
     });
     tracing::info!(domains = ?settings.domains, directory = %settings.directory, "requesting certificates by ACME (TLS-ALPN-01); serving the LAN certificate until one arrives");
     tokio::spawn(async move {
@@ -113,14 +127,17 @@ pub fn spawn(settings: AcmeSettings, store: Arc<CertStore>) -> Result<Arc<AcmeRe
                     tracing::info!(event = ?ok, "acme");
                     if matches!(ok, EventOk::CertCacheStore | EventOk::DeployedCachedCert) {
                         deploy(&store, &last_pem);
+                        status.deployed.fetch_add(1, Ordering::Relaxed);
                     }
                 }
                 Err(err @ EventError::CertCacheStore(_)) => {
                     tracing::error!(error = %err, "acme: could not save the certificate; serving it anyway");
                     deploy(&store, &last_pem);
+                    status.deployed.fetch_add(1, Ordering::Relaxed);
                 }
                 Err(err) => {
-                    tracing::error!(error = %err, "acme: certificate order failed; retrying with backoff")
+                    status.failures.fetch_add(1, Ordering::Relaxed);
+                    tracing::error!(error = %err, "acme: certificate order failed; retrying with backoff");
                 }
             }
         }
