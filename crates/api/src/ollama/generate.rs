@@ -1,17 +1,14 @@
 //! `POST /api/generate`.
 
-use std::sync::Arc;
-
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use edgellm_backend::{ChatMessage, GenerateRequest, Prompt};
-use futures::StreamExt;
 use serde::Deserialize;
 use serde_json::json;
 
 use super::options::OllamaCommon;
-use super::{done_fields, ndjson, now_rfc3339, OllamaError};
-use crate::generation::{self, Piece};
+use super::{now_rfc3339, respond, OllamaError};
+use crate::generation;
 use crate::guard;
 use crate::json::JsonBody;
 use crate::state::AppState;
@@ -61,27 +58,5 @@ pub async fn handler(
     };
     let events = generation::start(&state, GenerateRequest { prompt, params })?;
     let line = move |response: &str| json!({ "model": model, "created_at": now_rfc3339(), "response": response, "done": false });
-    if !common.stream {
-        let done = generation::collect(events, Arc::clone(&state.metrics)).await?;
-        let mut out = line(&done.text);
-        done_fields(&mut out, done.finish_reason, &done.usage, &done.timings);
-        out["context"] = json!([]);
-        return Ok(axum::Json(out).into_response());
-    }
-    let lines =
-        generation::pieces(events, Arc::clone(&state.metrics)).map(move |piece| match piece {
-            Piece::Text(t) => line(&t),
-            Piece::Done {
-                finish_reason,
-                usage,
-                timings,
-            } => {
-                let mut out = line("");
-                done_fields(&mut out, finish_reason, &usage, &timings);
-                out["context"] = json!([]);
-                out
-            }
-            Piece::Error(e) => json!({ "error": e.to_string() }),
-        });
-    Ok(ndjson(lines))
+    respond(&state, events, common.stream, line).await
 }

@@ -86,6 +86,42 @@ pub(crate) fn done_fields(out: &mut Value, reason: FinishReason, usage: &Usage, 
     out["prompt_eval_duration"] = json!(ns(timings.prompt_us));
     out["eval_count"] = json!(usage.completion_tokens);
     out["eval_duration"] = json!(ns(timings.generation_us));
+    if out.get("response").is_some() {
+        // /api/generate's final object carries a (here always empty) context.
+        out["context"] = json!([]);
+    }
+}
+
+/// Answer one generation: a single object (`stream: false`) or NDJSON lines. `line` wraps a
+/// text piece in the endpoint's in-progress object; the last object gets the done fields.
+pub(crate) async fn respond(
+    state: &crate::state::AppState,
+    events: edgellm_backend::EventStream,
+    stream: bool,
+    line: impl Fn(&str) -> Value + Send + 'static,
+) -> Result<Response, OllamaError> {
+    use crate::generation::{self, Piece};
+    let metrics = std::sync::Arc::clone(&state.metrics);
+    if !stream {
+        let done = generation::collect(events, metrics).await?;
+        let mut out = line(&done.text);
+        done_fields(&mut out, done.finish_reason, &done.usage, &done.timings);
+        return Ok(axum::Json(out).into_response());
+    }
+    let lines = generation::pieces(events, metrics).map(move |piece| match piece {
+        Piece::Text(t) => line(&t),
+        Piece::Done {
+            finish_reason,
+            usage,
+            timings,
+        } => {
+            let mut out = line("");
+            done_fields(&mut out, finish_reason, &usage, &timings);
+            out
+        }
+        Piece::Error(e) => json!({ "error": e.to_string() }),
+    });
+    Ok(ndjson(lines))
 }
 
 /// One JSON object per line.
