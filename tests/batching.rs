@@ -8,16 +8,6 @@ use std::time::Duration;
 use common::{greedy_chat, metric, sse_data, streamed_content, Server};
 use serde_json::{json, Value};
 
-fn metrics(server: &Server) -> String {
-    server
-        .blocking_client()
-        .get(server.url("/metrics"))
-        .send()
-        .unwrap()
-        .text()
-        .unwrap()
-}
-
 fn chat(server: &Server, body: &Value) -> Value {
     let r = server
         .blocking_client()
@@ -87,7 +77,7 @@ fn four_concurrent_streams_complete_and_match_the_single_stream_answer() {
         "greedy output changed when batched with other streams"
     );
     // They really ran together: four slots, and all four requests were started.
-    let m = metrics(&server);
+    let m = server.metrics();
     assert_eq!(metric(&m, "edgellm_slots"), 4.0);
     assert_eq!(metric(&m, "edgellm_engine_requests_total"), 5.0);
 }
@@ -114,7 +104,7 @@ fn a_client_that_leaves_mid_generation_frees_the_slot_at_once() {
     // The next request gets the only slot and finishes.
     let short = chat(&server, &greedy_chat("Say hi.", json!({ "max_tokens": 4 })));
     assert_eq!(short["usage"]["completion_tokens"], 4);
-    let m = metrics(&server);
+    let m = server.metrics();
     assert_eq!(metric(&m, "edgellm_requests_cancelled_total"), 1.0);
     let generated = metric(&m, "edgellm_generated_tokens_total");
     assert!(
@@ -164,7 +154,7 @@ fn a_client_that_leaves_during_prompt_processing_does_not_hold_up_the_next() {
     );
     let short = chat(&server, &greedy_chat("Say hi.", json!({ "max_tokens": 4 })));
     let short_prompt = short["usage"]["prompt_tokens"].as_f64().unwrap();
-    let m = metrics(&server);
+    let m = server.metrics();
     assert_eq!(metric(&m, "edgellm_requests_cancelled_total"), 1.0);
     let processed = metric(&m, "edgellm_prompt_tokens_processed_total");
     assert!(
@@ -233,7 +223,7 @@ fn a_full_queue_answers_503_with_retry_after() {
         drop(a);
         assert_eq!(b.await.unwrap(), 200);
     });
-    let m = metrics(&server);
+    let m = server.metrics();
     assert_eq!(metric(&m, "edgellm_overloaded_total"), 1.0);
 }
 
@@ -248,7 +238,7 @@ fn a_second_chat_turn_reuses_the_first_turns_cache() {
     let answer = first["choices"][0]["message"]["content"].as_str().unwrap();
     let first_prompt = first["usage"]["prompt_tokens"].as_u64().unwrap();
     assert_eq!(first["usage"]["prompt_tokens_details"]["cached_tokens"], 0);
-    let reused_before = metric(&metrics(&server), "edgellm_prompt_tokens_reused_total");
+    let reused_before = metric(&server.metrics(), "edgellm_prompt_tokens_reused_total");
 
     let second_turn = json!([
         { "role": "user", "content": "Write a haiku about rain." },
@@ -268,6 +258,6 @@ fn a_second_chat_turn_reuses_the_first_turns_cache() {
         "second turn reused only {cached} of the first turn's {first_prompt} prompt tokens"
     );
     assert!(cached < prompt);
-    let reused_after = metric(&metrics(&server), "edgellm_prompt_tokens_reused_total");
+    let reused_after = metric(&server.metrics(), "edgellm_prompt_tokens_reused_total");
     assert_eq!(reused_after - reused_before, cached as f64);
 }

@@ -72,12 +72,7 @@ fn api_keys_guard_the_api_but_not_the_probes_and_never_reach_the_log() {
             "{probe}"
         );
     }
-    let metrics = client
-        .get(server.url("/metrics"))
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
+    let metrics = server.metrics();
     assert_eq!(metric(&metrics, "edgellm_auth_failures_total"), 2.0);
     let log = server.log();
     assert!(
@@ -149,12 +144,7 @@ fn a_bursting_address_gets_429_while_another_is_served() {
             200
         );
     }
-    let metrics = quiet
-        .get(server.url("/metrics"))
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
+    let metrics = server.metrics();
     assert!(metric(&metrics, "edgellm_rate_limited_total") >= 4.0);
 }
 
@@ -259,24 +249,14 @@ fn readiness_waits_for_the_model_and_metrics_pass_promtool_and_move() {
     let r = client.get(server.url("/readyz")).send().unwrap();
     assert_eq!(r.status(), 200);
 
-    let before = client
-        .get(server.url("/metrics"))
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
+    let before = server.metrics();
     let r = client
         .post(server.url("/v1/chat/completions"))
         .json(&greedy_chat("Say hi.", json!({ "max_tokens": 8 })))
         .send()
         .unwrap();
     assert_eq!(r.status(), 200);
-    let after = client
-        .get(server.url("/metrics"))
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
+    let after = server.metrics();
     for name in [
         "edgellm_generated_tokens_total",
         "edgellm_prompt_tokens_total",
@@ -496,12 +476,7 @@ fn the_thermal_guard_refuses_work_when_hot_and_recovers_when_cool() {
             .status(),
         200
     );
-    let metrics = client
-        .get(server.url("/metrics"))
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
+    let metrics = server.metrics();
     assert_eq!(metric(&metrics, "edgellm_thermal_episodes_total"), 1.0);
     assert_eq!(metric(&metrics, "edgellm_thermal_throttled"), 0.0);
     assert!(server.log().contains("too hot"));

@@ -274,6 +274,16 @@ impl Server {
             .unwrap()
     }
 
+    /// `/metrics` as text, fetched with this server's own client.
+    pub fn metrics(&self) -> String {
+        self.blocking_client()
+            .get(self.url("/metrics"))
+            .send()
+            .unwrap()
+            .text()
+            .unwrap()
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
