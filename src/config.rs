@@ -38,15 +38,34 @@ pub enum Command {
     Generate(Box<GenerateArgs>),
 }
 
+/// The model `edgellm pull` installs when no URL is given: Qwen2.5-0.5B-Instruct Q4_K_M from
+/// Qwen's own Hugging Face repository, pinned to a revision, with that file's sha256.
+pub mod default_model {
+    pub const DESCRIPTION: &str = "Qwen2.5-0.5B-Instruct Q4_K_M";
+    pub const URL: &str = "https://huggingface.co/Qwen/Qwen2.5-0.5B-Instruct-GGUF/resolve/\
+                           9217f5db79a29953eb74d5343926648285ec7e67/qwen2.5-0.5b-instruct-q4_k_m.gguf";
+    pub const SHA256: &str = "74a4da8c9fdbcd15bd1f6d01d621410d31c6fc00986f5eb687824e7b93d7a9db";
+    pub const SIZE: u64 = 491_400_032;
+    /// The file the daemon loads by default (`<models-dir>/model.gguf`).
+    pub const NAME: &str = "model.gguf";
+}
+
 /// Flags of `edgellm pull`.
 #[derive(Debug, Args)]
+#[command(after_help = "Without a URL, installs Qwen2.5-0.5B-Instruct Q4_K_M \
+                  (Qwen/Qwen2.5-0.5B-Instruct-GGUF on Hugging Face, revision 9217f5db, sha256 \
+                  74a4da8c...) as <models-dir>/model.gguf, the file `edgellm serve` loads by \
+                  default.")]
 pub struct PullArgs {
-    /// Where to download from (https://, or http:// for a local mirror).
-    pub url: String,
+    /// Where to download from (https://, or http:// for a local mirror) [default: the pinned
+    /// Qwen2.5-0.5B-Instruct Q4_K_M, see below].
+    pub url: Option<String>,
     /// Expected sha256 of the file (64 hex digits); nothing is installed unless it matches.
+    /// Required with a URL.
     #[arg(long)]
-    pub sha256: String,
-    /// File name in the models directory [default: the URL's last path segment].
+    pub sha256: Option<String>,
+    /// File name in the models directory [default: the URL's last path segment, or
+    /// model.gguf for the default model].
     #[arg(long)]
     pub name: Option<String>,
     /// Models directory [default: <state-dir>/models].
@@ -61,20 +80,59 @@ pub struct PullArgs {
 pub struct PullOptions {
     pub url: String,
     pub sha256: String,
-    pub name: Option<String>,
+    pub name: String,
+    /// Size the file must have, when known in advance (the default model).
+    pub size: Option<u64>,
     pub models_dir: PathBuf,
 }
 
 impl PullArgs {
     pub fn resolve(self) -> Result<PullOptions, Error> {
-        let sha256 = self.sha256.trim().to_ascii_lowercase();
+        let (url, sha256, default_name, size) = match (self.url, self.sha256) {
+            (None, None) => (
+                default_model::URL.to_owned(),
+                default_model::SHA256.to_owned(),
+                default_model::NAME.to_owned(),
+                Some(default_model::SIZE),
+            ),
+            (None, Some(_)) => {
+                return Err(Error::config(
+                    "sha256",
+                    "is for a URL of your own; without a URL the default model's hash is used",
+                ))
+            }
+            (Some(_), None) => {
+                return Err(Error::config(
+                    "sha256",
+                    "is required with a URL (64 hexadecimal digits of the file's sha256)",
+                ))
+            }
+            (Some(url), Some(sha256)) => {
+                let name = url
+                    .rsplit('/')
+                    .next()
+                    .and_then(|n| n.split(['?', '#']).next())
+                    .filter(|n| !n.is_empty())
+                    .unwrap_or("model.gguf")
+                    .to_owned();
+                (url, sha256, name, None)
+            }
+        };
+        let sha256 = sha256.trim().to_ascii_lowercase();
         if sha256.len() != 64 || !sha256.chars().all(|c| c.is_ascii_hexdigit()) {
             return Err(Error::config("sha256", "must be 64 hexadecimal digits"));
         }
-        if !(self.url.starts_with("https://") || self.url.starts_with("http://")) {
+        if !(url.starts_with("https://") || url.starts_with("http://")) {
             return Err(Error::config(
                 "url",
-                format!("'{}' is not an http(s) URL", self.url),
+                format!("'{url}' is not an http(s) URL"),
+            ));
+        }
+        let name = self.name.unwrap_or(default_name);
+        if name.contains('/') || name.starts_with('.') || name.is_empty() {
+            return Err(Error::config(
+                "name",
+                format!("'{name}' is not a plain file name"),
             ));
         }
         let models_dir = match self.models_dir {
@@ -82,9 +140,10 @@ impl PullArgs {
             None => self.state_dir.resolve()?.join("models"),
         };
         Ok(PullOptions {
-            url: self.url,
+            url,
             sha256,
-            name: self.name,
+            name,
+            size,
             models_dir,
         })
     }
@@ -819,5 +878,52 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("--ctx-size"), "{err}");
+    }
+
+    fn pull(args: &[&str]) -> Result<PullOptions, Error> {
+        let mut argv = vec!["edgellm", "pull", "--models-dir", "/m"];
+        argv.extend_from_slice(args);
+        let cli = Cli::try_parse_from(argv).map_err(|e| Error::config("?", e.to_string()))?;
+        match cli.command {
+            Command::Pull(a) => a.resolve(),
+            _ => unreachable!("pull only"),
+        }
+    }
+
+    #[test]
+    fn pull_without_url_installs_the_pinned_default_as_model_gguf() {
+        let p = pull(&[]).unwrap();
+        assert!(p.url.starts_with("https://huggingface.co/Qwen/Qwen2.5-0.5B-Instruct-GGUF/resolve/9217f5db79a29953eb74d5343926648285ec7e67/"), "{}", p.url);
+        assert!(
+            p.url.ends_with("/qwen2.5-0.5b-instruct-q4_k_m.gguf"),
+            "{}",
+            p.url
+        );
+        assert!(!p.url.contains(' '), "{}", p.url);
+        assert_eq!(p.sha256.len(), 64);
+        assert_eq!(p.name, "model.gguf");
+        assert_eq!(p.size, Some(491_400_032));
+        assert_eq!(p.models_dir, PathBuf::from("/m"));
+    }
+
+    #[test]
+    fn pull_with_url_takes_its_name_and_needs_a_hash() {
+        let sha = "AB".repeat(32);
+        let p = pull(&["https://h/x/m.gguf?download=1", "--sha256", &sha]).unwrap();
+        assert_eq!((p.name.as_str(), p.size), ("m.gguf", None));
+        assert_eq!(p.sha256, "ab".repeat(32));
+        let err = pull(&["https://h/m.gguf"]).unwrap_err().to_string();
+        assert!(
+            err.contains("--sha256") && err.contains("required"),
+            "{err}"
+        );
+        let err = pull(&["--sha256", &sha]).unwrap_err().to_string();
+        assert!(err.contains("--sha256"), "{err}");
+        let err = pull(&["ftp://h/m.gguf", "--sha256", &sha])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not an http(s) URL"), "{err}");
+        let err = pull(&["--name", "../x"]).unwrap_err().to_string();
+        assert!(err.contains("--name"), "{err}");
     }
 }

@@ -1,4 +1,5 @@
-//! `edgellm pull URL --sha256 HEX`: download a GGUF into the models directory.
+//! `edgellm pull [URL --sha256 HEX]`: download a GGUF into the models directory (without
+//! a URL: the pinned default model, see `config::default_model`).
 //!
 //! The download goes to `<models-dir>/.<name>.partial`; an interrupted transfer resumes with
 //! an HTTP Range request; the complete file's sha256 must match before it is renamed into
@@ -15,7 +16,7 @@ use reqwest::header::{CONTENT_LENGTH, CONTENT_RANGE, RANGE};
 use reqwest::StatusCode;
 use sha2::{Digest, Sha256};
 
-use crate::config::PullOptions;
+use crate::config::{default_model, PullOptions};
 use crate::error::Error;
 
 /// Copy buffer size.
@@ -26,26 +27,14 @@ fn fail(message: impl Into<String>) -> Error {
 }
 
 pub fn main(options: PullOptions) -> Result<(), Error> {
-    let name = options.name.clone().unwrap_or_else(|| {
-        options
-            .url
-            .rsplit('/')
-            .next()
-            .and_then(|n| n.split(['?', '#']).next())
-            .filter(|n| !n.is_empty())
-            .unwrap_or("model.gguf")
-            .to_owned()
-    });
-    if name.contains('/') || name.starts_with('.') {
-        return Err(fail(format!("'{name}' is not a plain file name")));
-    }
+    let name = &options.name;
     std::fs::create_dir_all(&options.models_dir).map_err(|e| {
         fail(format!(
             "cannot create {}: {e}",
             options.models_dir.display()
         ))
     })?;
-    let target = options.models_dir.join(&name);
+    let target = options.models_dir.join(name);
     let partial = options.models_dir.join(format!(".{name}.partial"));
     if target.exists() && sha256_file(&target)? == options.sha256 {
         println!("{} is already present and verified", target.display());
@@ -57,7 +46,15 @@ pub fn main(options: PullOptions) -> Result<(), Error> {
             options.url
         );
     }
-    download(&options.url, &partial)?;
+    if options.url == default_model::URL {
+        eprintln!("edgellm: installing {}", default_model::DESCRIPTION);
+    }
+    eprintln!(
+        "edgellm: downloading {} into {}",
+        options.url,
+        target.display()
+    );
+    download(&options.url, &partial, options.size)?;
     let got = sha256_file(&partial)?;
     if got != options.sha256 {
         let _ = std::fs::remove_file(&partial);
@@ -73,7 +70,7 @@ pub fn main(options: PullOptions) -> Result<(), Error> {
 }
 
 /// Download `url` into `partial`, resuming from its current length.
-fn download(url: &str, partial: &Path) -> Result<(), Error> {
+fn download(url: &str, partial: &Path, size: Option<u64>) -> Result<(), Error> {
     let client = reqwest::blocking::Client::builder()
         .connect_timeout(Duration::from_secs(30))
         .timeout(None)
@@ -102,6 +99,13 @@ fn download(url: &str, partial: &Path) -> Result<(), Error> {
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
         .map(|n| n + start);
+    if let (Some(total), Some(size)) = (total, size) {
+        if total != size {
+            return Err(fail(format!(
+                "{url} offers {total} bytes but the model has {size}; nothing was installed"
+            )));
+        }
+    }
     let bar = total.map_or_else(ProgressBar::no_length, ProgressBar::new);
     bar.set_style(
         ProgressStyle::with_template("{bytes}/{total_bytes} {wide_bar} {bytes_per_sec} eta {eta}")

@@ -123,3 +123,37 @@ fn a_wrong_hash_installs_nothing() {
     assert_ne!(code, 0);
     assert!(out.contains("--sha256"), "{out}");
 }
+
+#[test]
+fn without_a_url_it_fetches_the_pinned_default_model() {
+    // No network in tests: send the request to a proxy that is not there, and check that the
+    // pinned Hugging Face URL is what it tried, that the error is one clear line, and that
+    // nothing was installed.
+    let dir = TempDir::new("pull-default");
+    let closed = TcpListener::bind("127.0.0.1:0").unwrap();
+    let proxy = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let out = Command::new(binary())
+        .args(["pull", "--models-dir"])
+        .arg(dir.path())
+        .env("HTTPS_PROXY", &proxy)
+        .env("https_proxy", &proxy)
+        .env_remove("NO_PROXY")
+        .env_remove("no_proxy")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("https://huggingface.co/Qwen/Qwen2.5-0.5B-Instruct-GGUF/resolve/9217f5db79a29953eb74d5343926648285ec7e67/qwen2.5-0.5b-instruct-q4_k_m.gguf"),
+        "{err}"
+    );
+    assert!(err.contains("model.gguf"), "{err}");
+    assert!(!dir.path().join("model.gguf").exists());
+    let help = Command::new(binary())
+        .args(["pull", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(help.contains("Qwen2.5-0.5B-Instruct Q4_K_M"), "{help}");
+}

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Compare edgellm with llama.cpp's own tools on this machine, in one run.
+#
+#   bash tests/compare-llama.sh            # 2 threads, the test model
+#   THREADS=4 MODEL=/path/to.gguf bash tests/compare-llama.sh
+#
+# Not part of CI (it builds llama.cpp's tools and takes ~20 minutes cold).
+#
+# What it does:
+#  1. Copies the llama.cpp source vendored in the exact `llama-cpp-sys-2` version our
+#     Cargo.lock pins (from the local cargo registry). The crate strips the sources of
+#     llama.cpp's tools, so those (tools/llama-bench, tools/server, tools/ui and
+#     scripts/ui-assets.cmake) come from the llama-cpp-python sdist on PyPI, which vendors
+#     a llama.cpp of nearly the same date; small API drift is patched below.
+#     libllama, ggml and common are the crate's own, so the engine code under test is the
+#     same as ours.
+#  2. Builds llama-bench and llama-server with the CMake settings llama-cpp-sys-2 uses for
+#     our build (Release, GGML_NATIVE=OFF, OpenMP, static), so both use the same CPU
+#     kernels.
+#  3. Runs, one process at a time on the same model and thread count:
+#       llama-bench (pp512, tg128)      vs  edgellm bench (pp, tg)
+#       llama-server over plain HTTP    vs  edgellm over HTTPS: TTFT and streamed tok/s
+#       llama-server -np 4              vs  edgellm --parallel 4: 4-stream aggregate tok/s
+#     and the peak RSS of both servers; prints a table of figures and ratios.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+CACHE=${EDGELLM_CACHE:-$HOME/.cache/edgellm}
+WORK=$CACHE/compare
+THREADS=${THREADS:-2}
+MODEL=${MODEL:-${EDGELLM_TEST_MODEL:-$CACHE/models/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf}}
+SDIST_VERSION=${LLAMA_CPP_PYTHON_VERSION:-0.3.36}
+export OMP_WAIT_POLICY=PASSIVE
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$CACHE/target}
+
+mkdir -p "$WORK"
+log() { printf '== %s\n' "$*" >&2; }
+
+[ -f "$MODEL" ] || bash "$ROOT/tests/fetch-model.sh"
+
+# --- 1. sources ------------------------------------------------------------------------
+SYS_DIR=$(cd "$ROOT" && cargo metadata --format-version 1 --locked 2>/dev/null |
+    python3 -c 'import json,sys,os
+m=json.load(sys.stdin)
+p=[p for p in m["packages"] if p["name"]=="llama-cpp-sys-2"][0]
+print(os.path.dirname(p["manifest_path"]))')
+SYS_VERSION=$(basename "$SYS_DIR")
+log "llama.cpp from $SYS_DIR"
+
+SDIST=$WORK/llama_cpp_python-$SDIST_VERSION
+if [ ! -d "$SDIST" ]; then
+    log "fetching the llama-cpp-python $SDIST_VERSION sdist for the tool sources"
+    (cd "$WORK" && python3 -m pip download --quiet --no-deps --no-binary :all: \
+        "llama-cpp-python==$SDIST_VERSION" -d . && tar xzf "llama_cpp_python-$SDIST_VERSION.tar.gz")
+fi
+TOOLS_SRC=$SDIST/vendor/llama.cpp
+
+SRC=$WORK/src-$SYS_VERSION
+if [ ! -f "$SRC/.prepared" ]; then
+    rm -rf "$SRC"
+    cp -a "$SYS_DIR/llama.cpp" "$SRC"
+    chmod -R u+w "$SRC"
+    for d in tools/llama-bench tools/server tools/ui; do
+        rm -rf "${SRC:?}/$d"
+        cp -a "$TOOLS_SRC/$d" "$SRC/$d"
+    done
+    mkdir -p "$SRC/scripts"
+    cp "$TOOLS_SRC/scripts/ui-assets.cmake" "$SRC/scripts/"
+    # Only the tools we compare with; the crate ships the others without sources.
+    cat >"$SRC/tools/CMakeLists.txt" <<'EOF'
+find_package(Threads REQUIRED)
+llama_add_compile_flags()
+add_subdirectory(mtmd)
+add_subdirectory(llama-bench)
+add_subdirectory(ui)
+add_subdirectory(server)
+EOF
+    touch "$SRC/.prepared"
+fi
+
+# --- 2. build --------------------------------------------------------------------------
+BUILD=$WORK/build-$SYS_VERSION
+if [ ! -x "$BUILD/bin/llama-server" ] || [ ! -x "$BUILD/bin/llama-bench" ]; then
+    log "building llama-bench and llama-server (Release, GGML_NATIVE=OFF, OpenMP)"
+    cmake -S "$SRC" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=OFF \
+        -DGGML_NATIVE=OFF -DGGML_OPENMP=ON -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF \
+        -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=ON \
+        -DLLAMA_BUILD_SERVER=ON -DLLAMA_BUILD_UI=OFF -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_BUILD_APP=OFF \
+        -DCMAKE_C_FLAGS="-ffunction-sections -fdata-sections -fPIC -m64 -march=x86-64" \
+        -DCMAKE_CXX_FLAGS="-ffunction-sections -fdata-sections -fPIC -m64 -march=x86-64" \
+        >"$WORK/cmake.log" 2>&1 || { tail -30 "$WORK/cmake.log"; exit 1; }
+    cmake --build "$BUILD" --target llama-bench llama-server -j "$(nproc)" \
+        >"$WORK/build.log" 2>&1 || { grep -m20 -B2 -A6 'error' "$WORK/build.log"; exit 1; }
+fi
