@@ -69,6 +69,12 @@ fn chat(nonce: usize, turns: &[&str]) -> Prompt {
     Prompt::Chat(messages)
 }
 
+/// The run whose `rate` is the median of three.
+fn median_by(mut runs: Vec<Run>, rate: impl Fn(&Run) -> f64) -> Run {
+    runs.sort_by(|a, b| rate(a).total_cmp(&rate(b)));
+    runs.swap_remove(runs.len() / 2)
+}
+
 /// Peak resident memory of this process (VmHWM), in MiB.
 fn peak_rss_mib() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -98,17 +104,29 @@ async fn bench(args: BenchOptions, cfg: EngineConfig) -> Result<(), Error> {
         }
     };
 
+    // Like llama-bench: one short request first, so the measured runs do not pay for
+    // faulting in the mmapped weights and allocating compute buffers.
+    progress("warm-up");
+    run(&engine, Prompt::Text("0: warm up".into()), 2).await?;
+
+    // Three runs each (distinct prompts, so none reuses another's cache); the median counts.
     progress("prompt processing");
     let filler = "Edge devices run language models locally to keep data private. "
         .repeat(args.prompt_words / 10 + 1);
-    let pp = run(&engine, Prompt::Text(format!("{}: {filler}", 1)), 1).await?;
+    let mut pps = Vec::new();
+    for i in 1..=3 {
+        pps.push(run(&engine, Prompt::Text(format!("{i}: {filler}")), 1).await?);
+    }
+    let pp = median_by(pps, |r| r.prompt_tokens as f64 / r.prompt_s);
     progress("generation");
-    let tg = run(
-        &engine,
-        Prompt::Text("2: Once upon a time".into()),
-        args.gen_tokens,
-    )
-    .await?;
+    let mut tgs = Vec::new();
+    for i in 4..=6 {
+        let prompt = Prompt::Text(format!("{i}: Once upon a time"));
+        tgs.push(run(&engine, prompt, args.gen_tokens).await?);
+    }
+    let tg = median_by(tgs, |r| {
+        r.generated.saturating_sub(1) as f64 / r.generation_s
+    });
 
     let mut aggregate = Vec::new();
     for streams in [1usize, 2, 4] {

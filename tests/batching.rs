@@ -101,6 +101,26 @@ fn a_client_that_leaves_mid_generation_frees_the_slot_at_once() {
         }
         drop(r);
     });
+    // The engine notices before its next step; the cells of what it generated are freed,
+    // the prompt's are kept for reuse.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let m = loop {
+        let m = server.metrics();
+        if metric(&m, "edgellm_requests_cancelled_total") == 1.0 {
+            break m;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the cancellation was not noticed"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(metric(&m, "edgellm_generated_tokens_total") >= 5.0);
+    assert_eq!(
+        metric(&m, "edgellm_kv_cache_tokens"),
+        metric(&m, "edgellm_prompt_tokens_processed_total"),
+        "the KV cache still holds the abandoned answer"
+    );
     // The next request gets the only slot and finishes.
     let short = chat(&server, &greedy_chat("Say hi.", json!({ "max_tokens": 4 })));
     assert_eq!(short["usage"]["completion_tokens"], 4);

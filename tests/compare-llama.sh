@@ -2,7 +2,7 @@
 # Compare edgellm with llama.cpp's own tools on this machine, in one run.
 #
 #   bash tests/compare-llama.sh            # 2 threads, the test model
-#   THREADS=4 MODEL=/path/to.gguf bash tests/compare-llama.sh
+#   THREADS=4 ROUNDS=5 MODEL=/path/to.gguf bash tests/compare-llama.sh
 #
 # Not part of CI (it builds llama.cpp's tools and takes ~20 minutes cold).
 #
@@ -75,6 +75,11 @@ add_subdirectory(llama-bench)
 add_subdirectory(ui)
 add_subdirectory(server)
 EOF
+    # API drift between the sdist's server and the crate's newer libmtmd.
+    sed -i 's/auto mmproj_mem = mtmd_get_memory_usage(mmproj_path.c_str(), mparams);/auto mmproj_mem = mtmd_get_memory_usage(mmproj_path.c_str(), mparams).backend_mem_usage;/' \
+        "$SRC/tools/server/server-context.cpp"
+    sed -i 's/std::ifstream f = fs_open_ifstream(params.mcp_servers_config, std::ios::in);/std::ifstream f(params.mcp_servers_config);/' \
+        "$SRC/tools/server/server-mcp.cpp"
     touch "$SRC/.prepared"
 fi
 
@@ -92,3 +97,12 @@ if [ ! -x "$BUILD/bin/llama-server" ] || [ ! -x "$BUILD/bin/llama-bench" ]; then
     cmake --build "$BUILD" --target llama-bench llama-server -j "$(nproc)" \
         >"$WORK/build.log" 2>&1 || { grep -m20 -B2 -A6 'error' "$WORK/build.log"; exit 1; }
 fi
+
+# --- 3. measure ------------------------------------------------------------------------
+log "building edgellm (release)"
+(cd "$ROOT" && cargo build --release --locked --quiet)
+RUN=$WORK/run
+rm -rf "$RUN" && mkdir -p "$RUN"
+python3 "$ROOT/tests/compare/measure.py" --edgellm "$CARGO_TARGET_DIR/release/edgellm" \
+    --llama-server "$BUILD/bin/llama-server" --llama-bench "$BUILD/bin/llama-bench" \
+    --model "$MODEL" --threads "$THREADS" --rounds "${ROUNDS:-3}" --work "$RUN"

@@ -77,6 +77,8 @@ pub struct EngineStats {
     pub queue_depth: u64,
     pub slots_busy: u64,
     pub slots_total: u64,
+    /// Tokens held in the KV cache across all slots (kept for prefix reuse).
+    pub kv_cache_tokens: u64,
 }
 
 /// What the HTTP layer needs from an inference engine.

@@ -41,6 +41,7 @@ pub(crate) struct Shared {
     pub(crate) cancelled: AtomicU64,
     pub(crate) queued: AtomicU64,
     pub(crate) busy: AtomicU64,
+    pub(crate) kv_tokens: AtomicU64,
     /// Milliseconds since `started` at the engine loop's last turn (liveness for the watchdog).
     pub(crate) heartbeat_ms: AtomicU64,
     pub(crate) started: Instant,
@@ -83,6 +84,7 @@ impl EngineHandle {
             cancelled: AtomicU64::new(0),
             queued: AtomicU64::new(0),
             busy: AtomicU64::new(0),
+            kv_tokens: AtomicU64::new(0),
             heartbeat_ms: AtomicU64::new(0),
             started: Instant::now(),
             step_pause_ms: AtomicU64::new(0),
@@ -240,6 +242,7 @@ impl Backend for EngineHandle {
             queue_depth: get(&s.queued),
             slots_busy: get(&s.busy),
             slots_total: u64::from(s.config.parallel),
+            kv_cache_tokens: get(&s.kv_tokens),
         }
     }
 }

@@ -5,7 +5,8 @@
 //! reading their prompt (bounded by the batch size, so one long prompt cannot freeze the
 //! other streams). A slot keeps its KV cache after a request; a new request goes to the free
 //! slot sharing the longest token prefix with it, and only the rest is processed.
-//! A request whose receiver was dropped is cancelled before the next decode step.
+//! A request whose receiver was dropped is cancelled before the next decode step, and the
+//! cells of what it generated are freed.
 
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
@@ -160,6 +161,8 @@ impl<'m> Scheduler<'m> {
         let mut open = true;
         loop {
             self.beat();
+            let kv: usize = self.slots.iter().map(|s| s.cached.len()).sum();
+            self.shared.kv_tokens.store(kv as u64, Ordering::Relaxed);
             if open {
                 open = self.admit(jobs);
             }
@@ -342,14 +345,32 @@ impl<'m> Scheduler<'m> {
     }
 
     /// Cancel requests whose client went away; their slot is free for the next request.
-    /// What was already decoded stays cached for prefix reuse.
+    /// The KV cells of the tokens it generated are freed; the prompt part it decoded stays
+    /// cached, as a retry or the next turn of that chat starts with the same prompt.
     fn cancel_departed(&mut self) {
         for slot in &mut self.slots {
-            if slot.active.as_ref().is_some_and(|a| a.events.is_closed()) {
-                slot.active = None;
-                self.shared.cancelled.fetch_add(1, Ordering::Relaxed);
-                tracing::info!(slot = slot.seq, "client left; request cancelled");
+            let Some(active) = slot.active.as_ref() else {
+                continue;
+            };
+            if !active.events.is_closed() {
+                continue;
             }
+            let keep = active.next_prompt.min(slot.cached.len());
+            slot.active = None;
+            let trimmed = self
+                .ctx
+                .clear_kv_cache_seq(Some(slot.seq as u32), Some(keep as u32), None)
+                .unwrap_or(false);
+            if trimmed {
+                slot.cached.truncate(keep);
+            } else {
+                let _ = self
+                    .ctx
+                    .clear_kv_cache_seq(Some(slot.seq as u32), None, None);
+                slot.cached.clear();
+            }
+            self.shared.cancelled.fetch_add(1, Ordering::Relaxed);
+            tracing::info!(slot = slot.seq, "client left; request cancelled");
         }
     }
 

@@ -91,6 +91,12 @@ impl Collector for EngineCollector {
         )?;
         const_gauge(
             &mut enc,
+            "kv_cache_tokens",
+            "Tokens held in the KV cache across slots (kept for prefix reuse)",
+            s.kv_cache_tokens as f64,
+        )?;
+        const_gauge(
+            &mut enc,
             "model_loaded",
             "1 once the model is loaded",
             f64::from(u8::from(self.backend.model().is_some())),
