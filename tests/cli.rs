@@ -62,6 +62,7 @@ fn bad_model_files_are_named_and_exit_non_zero() {
     let (code, err) = serve_error(&dir.path().join("missing.gguf"), &state);
     assert_ne!(code, 0);
     assert!(err.contains("does not exist"), "{err}");
+    assert!(err.contains("edgellm pull"), "{err}");
 
     let text = dir.path().join("notes.gguf");
     std::fs::write(&text, "this is not a model").unwrap();

@@ -105,4 +105,4 @@ RUN=$WORK/run
 rm -rf "$RUN" && mkdir -p "$RUN"
 python3 "$ROOT/tests/compare/measure.py" --edgellm "$CARGO_TARGET_DIR/release/edgellm" \
     --llama-server "$BUILD/bin/llama-server" --llama-bench "$BUILD/bin/llama-bench" \
-    --model "$MODEL" --threads "$THREADS" --rounds "${ROUNDS:-3}" --work "$RUN"
+    --model "$MODEL" --threads "$THREADS" --rounds "${ROUNDS:-4}" --work "$RUN"

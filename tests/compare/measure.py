@@ -49,14 +49,15 @@ class Server:
     """A server process plus how to reach it: plain HTTP or HTTPS with a CA file."""
 
     def __init__(self, name, argv, port, env, log_path, cafile=None, ready_path="/health"):
-        self.name, self.port, self.cafile, self.ready_path = name, port, cafile, ready_path
+        self.name, self.port, self.ready_path = name, port, ready_path
+        # One TLS context per server, as a client library keeps one.
+        self.tls = ssl.create_default_context(cafile=cafile) if cafile else None
         self.log = open(log_path, "w")
         self.proc = subprocess.Popen(argv, env=env, stdout=self.log, stderr=subprocess.STDOUT)
 
     def connection(self, timeout=600):
-        if self.cafile:
-            ctx = ssl.create_default_context(cafile=self.cafile)
-            return http.client.HTTPSConnection("localhost", self.port, timeout=timeout, context=ctx)
+        if self.tls:
+            return http.client.HTTPSConnection("localhost", self.port, timeout=timeout, context=self.tls)
         return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
 
     def wait_ready(self, limit=180):
@@ -199,72 +200,88 @@ def main():
     for flag in ("--edgellm", "--llama-server", "--llama-bench", "--model", "--work"):
         p.add_argument(flag, required=True)
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--rounds", type=int, default=4)
     args = p.parse_args()
     env = dict(os.environ, OMP_WAIT_POLICY=os.environ.get("OMP_WAIT_POLICY", "PASSIVE"))
 
-    # The machine is shared and noisy: interleave the two sides, several rounds, and report
-    # medians, so a slow minute hurts both sides alike.
+    # The machine is shared and noisy: both sides run back to back in every round, in
+    # alternating order, and each ratio is the median of the per-round ratios, so a slow
+    # minute hurts both sides alike.
     m = {k: [] for k in ("pp", "tg", "lpp", "ltg", "ttft", "lttft", "rate", "lrate",
                          "agg", "lagg", "rss1", "lrss1", "rss4", "lrss4")}
     reports = []
-    for rnd in range(1, args.rounds + 1):
-        log(f"round {rnd}/{args.rounds}: edgellm bench (in-process engine)")
-        ours = json.loads(subprocess.run(
+    n_prompt = None
+
+    def ours_bench():
+        nonlocal n_prompt
+        r = json.loads(subprocess.run(
             [args.edgellm, "bench", "--json", "--model", args.model, "--threads", str(args.threads),
              "--ctx-size", str(CTX), "--parallel", "4", "--batch-size", str(BATCH),
              "--ubatch-size", str(UBATCH), "--prompt-words", "400", "--gen-tokens", str(SINGLE_TOKENS)],
             check=True, capture_output=True, text=True, env=env).stdout)
-        reports.append(ours)
-        n_prompt = ours["prompt_tokens"]
-        m["pp"].append(ours["prompt_tokens_per_second"])
-        m["tg"].append(ours["generation_tokens_per_second"])
+        reports.append(r)
+        n_prompt = r["prompt_tokens"]
+        m["pp"].append(r["prompt_tokens_per_second"])
+        m["tg"].append(r["generation_tokens_per_second"])
 
-        log(f"round {rnd}: llama-bench (pp{n_prompt}, tg{SINGLE_TOKENS})")
-        bench = json.loads(subprocess.run(
+    def their_bench():
+        b = json.loads(subprocess.run(
             [args.llama_bench, "-m", args.model, "-t", str(args.threads), "-p", str(n_prompt),
-             "-n", str(SINGLE_TOKENS), "-b", str(BATCH), "-ub", str(UBATCH), "-r", "2", "-o", "json"],
+             "-n", str(SINGLE_TOKENS), "-b", str(BATCH), "-ub", str(UBATCH), "-r", "3", "-o", "json"],
             check=True, capture_output=True, text=True, env=env).stdout)
-        m["lpp"].append(next(r["avg_ts"] for r in bench if r["n_prompt"] > 0 and r["n_gen"] == 0))
-        m["ltg"].append(next(r["avg_ts"] for r in bench if r["n_gen"] > 0 and r["n_prompt"] == 0))
+        m["lpp"].append(next(r["avg_ts"] for r in b if r["n_prompt"] > 0 and r["n_gen"] == 0))
+        m["ltg"].append(next(r["avg_ts"] for r in b if r["n_gen"] > 0 and r["n_prompt"] == 0))
 
-        log(f"round {rnd}: one stream, llama-server over HTTP and edgellm over HTTPS")
-        (t, r), rss = run_server(lambda: llama_server(args, 1, env), single_stream)
-        m["lttft"].append(t), m["lrate"].append(r), m["lrss1"].append(rss)
+    def ours_single():
         (t, r), rss = run_server(lambda: edgellm_server(args, 1, env), single_stream)
         m["ttft"].append(t), m["rate"].append(r), m["rss1"].append(rss)
-        log(f"round {rnd}: four streams, llama-server -np 4 and edgellm --parallel 4")
-        a, rss = run_server(lambda: llama_server(args, 4, env), four_streams)
-        m["lagg"].append(a), m["lrss4"].append(rss)
+
+    def their_single():
+        (t, r), rss = run_server(lambda: llama_server(args, 1, env), single_stream)
+        m["lttft"].append(t), m["lrate"].append(r), m["lrss1"].append(rss)
+
+    def ours_multi():
         a, rss = run_server(lambda: edgellm_server(args, 4, env), four_streams)
         m["agg"].append(a), m["rss4"].append(rss)
 
-    med = {k: statistics.median(v) for k, v in m.items()}
-    ours = {k: statistics.median(r[k] for r in reports)
-            for k in ("second_turn_ttft_cold_seconds", "second_turn_ttft_warm_seconds")}
-    single = statistics.median(r["aggregate_tokens_per_second"][0]["tokens_per_second"] for r in reports)
-    four = statistics.median(r["aggregate_tokens_per_second"][2]["tokens_per_second"] for r in reports)
-    n_prompt = reports[-1]["prompt_tokens"]
+    def their_multi():
+        a, rss = run_server(lambda: llama_server(args, 4, env), four_streams)
+        m["lagg"].append(a), m["lrss4"].append(rss)
+
+    pairs = [("edgellm bench / llama-bench", ours_bench, their_bench),
+             ("one stream: edgellm HTTPS / llama-server HTTP", ours_single, their_single),
+             ("four streams: edgellm --parallel 4 / llama-server -np 4", ours_multi, their_multi)]
+    for rnd in range(1, args.rounds + 1):
+        for what, ours, theirs in pairs:
+            log(f"round {rnd}/{args.rounds}: {what}")
+            for step in ((ours, theirs) if rnd % 2 else (theirs, ours)):
+                step()
+
+    def ratio(ed, ll, higher_better):
+        per_round = [e / l if higher_better else l / e for e, l in zip(m[ed], m[ll])]
+        return statistics.median(m[ed]), statistics.median(m[ll]), statistics.median(per_round)
+
     rows = [
-        ("prompt processing tok/s", med["pp"], med["lpp"], True,
-         f"edgellm bench vs llama-bench pp{n_prompt}"),
-        ("generation tok/s", med["tg"], med["ltg"], True,
-         f"edgellm bench vs llama-bench tg{SINGLE_TOKENS}"),
-        ("TTFT s (HTTPS vs HTTP)", med["ttft"], med["lttft"], False, "new connection per request"),
-        ("streamed tok/s", med["rate"], med["lrate"], True, f"{SINGLE_TOKENS} tokens"),
-        ("4-stream aggregate tok/s", med["agg"], med["lagg"], True, f"{MULTI_TOKENS} tokens each"),
-        ("peak RSS MiB, 1 slot", med["rss1"], med["lrss1"], False, "VmHWM of the server"),
-        ("peak RSS MiB, 4 slots", med["rss4"], med["lrss4"], False, "VmHWM of the server"),
+        ("prompt processing tok/s", "pp", "lpp", True, f"edgellm bench vs llama-bench pp{n_prompt}"),
+        ("generation tok/s", "tg", "ltg", True, f"edgellm bench vs llama-bench tg{SINGLE_TOKENS}"),
+        ("TTFT s (HTTPS vs HTTP)", "ttft", "lttft", False, "new connection per request"),
+        ("streamed tok/s", "rate", "lrate", True, f"{SINGLE_TOKENS} tokens"),
+        ("4-stream aggregate tok/s", "agg", "lagg", True, f"{MULTI_TOKENS} tokens each"),
+        ("peak RSS MiB, 1 slot", "rss1", "lrss1", False, "VmHWM of the server"),
+        ("peak RSS MiB, 4 slots", "rss4", "lrss4", False, "VmHWM of the server"),
     ]
     print(f"edgellm vs llama.cpp ({os.path.basename(args.model)}, {args.threads} threads, "
           f"ctx {CTX}, batch {BATCH}, ubatch {UBATCH}, OMP_WAIT_POLICY={env['OMP_WAIT_POLICY']})")
     print(f"{'':28}{'edgellm':>10}{'llama.cpp':>11}{'ratio':>8}  (ratio > 1 = edgellm better)")
     for name, ed, ll, higher_better, how in rows:
-        ratio = ed / ll if higher_better else ll / ed
-        print(f"{name:28}{ed:10.3f}{ll:11.3f}{ratio:8.2f}  {how}")
-    print(f"medians of {args.rounds} interleaved rounds; server figures are medians of {REPS} "
-          f"requests (4 streams: {MULTI_REPS} runs) per round")
-    cold, warm = ours["second_turn_ttft_cold_seconds"], ours["second_turn_ttft_warm_seconds"]
+        e, l, r = ratio(ed, ll, higher_better)
+        print(f"{name:28}{e:10.3f}{l:11.3f}{r:8.2f}  {how}")
+    print(f"medians of {args.rounds} rounds (ratio: median of the per-round ratios); per round, "
+          f"servers answer {REPS} requests (4 streams: {MULTI_REPS} runs)")
+    med = lambda k: statistics.median(r[k] for r in reports)  # noqa: E731
+    single = statistics.median(r["aggregate_tokens_per_second"][0]["tokens_per_second"] for r in reports)
+    four = statistics.median(r["aggregate_tokens_per_second"][2]["tokens_per_second"] for r in reports)
+    cold, warm = med("second_turn_ttft_cold_seconds"), med("second_turn_ttft_warm_seconds")
     print(f"edgellm bench: 4-stream aggregate {four:.1f} tok/s = {four / single:.2f}x single stream; "
           f"2nd turn TTFT cold {cold:.3f} s vs warm {warm:.3f} s ({cold / warm:.1f}x)")
     print("per round:")

@@ -5,7 +5,9 @@ use std::path::PathBuf;
 /// Why the engine could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
-    #[error("model file {path} does not exist")]
+    #[error(
+        "model file {path} does not exist; `edgellm pull` downloads the default model (to <state-dir>/models/model.gguf, or --models-dir DIR)"
+    )]
     ModelMissing { path: PathBuf },
     #[error("model file {path} cannot be read: {source}")]
     ModelUnreadable {
