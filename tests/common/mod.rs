@@ -186,7 +186,9 @@ impl Server {
             log,
             _lock: lock,
         };
-        server.addr = server.wait_for_log("listening on https://", START_TIMEOUT);
+        let addr = server.wait_for_log("listening on https://", START_TIMEOUT);
+        // Text logs end the address at a space, JSON logs at a quote.
+        server.addr = addr.split('"').next().unwrap_or_default().to_owned();
         server
     }
 
