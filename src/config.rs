@@ -330,6 +330,15 @@ pub struct ServeArgs {
     #[arg(long, env = "EDGELLM_ACME_CA_FILE", value_name = "PEM")]
     pub acme_ca_file: Option<PathBuf>,
 
+    /// Longest wait between failed ACME orders (the wait doubles from 1 s up to this).
+    #[arg(
+        long,
+        env = "EDGELLM_ACME_RETRY_MAX_SECONDS",
+        value_name = "SECONDS",
+        default_value_t = 3600
+    )]
+    pub acme_retry_max_seconds: u64,
+
     /// Certificate chain file, PEM (--tls files); reloaded when it changes and on SIGHUP.
     #[arg(long, env = "EDGELLM_TLS_CERT", value_name = "PEM")]
     pub tls_cert: Option<PathBuf>,
@@ -765,6 +774,7 @@ impl ServeConfig {
                     directory,
                     ca_file: args.acme_ca_file,
                     cache_dir: state_dir.join("acme"),
+                    retry_max: std::time::Duration::from_secs(args.acme_retry_max_seconds.max(1)),
                 })
             }
         };

@@ -11,7 +11,8 @@ use sha2::{Digest, Sha256};
 /// The last certificate PEM (key + chain) loaded or stored, for deploying into the store.
 pub type LastPem = Arc<Mutex<Option<Vec<u8>>>>;
 
-#[derive(Debug)]
+/// Clones share the last-stored certificate.
+#[derive(Debug, Clone)]
 pub struct PrivateDirCache {
     dir: PathBuf,
     last: LastPem,

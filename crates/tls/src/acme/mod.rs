@@ -12,7 +12,8 @@ pub mod cache;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use futures::StreamExt;
 use rustls::server::{ClientHello, ResolvesServerCert};
@@ -38,13 +39,18 @@ pub struct AcmeSettings {
     pub ca_file: Option<PathBuf>,
     /// `<state-dir>/acme`.
     pub cache_dir: PathBuf,
+    /// Longest wait between failed orders. rustls-acme doubles its own wait up to 2^16 s
+    /// (18 h), so a device that boots offline could wait most of a day after the network
+    /// returns; we restart its state machine with our own capped doubling instead.
+    pub retry_max: Duration,
 }
 
 /// Serves challenge certificates to validation handshakes, the store's certificate otherwise.
 #[derive(Debug)]
 pub struct AcmeResolver {
     store: Arc<CertStore>,
-    acme: Arc<ResolvesServerCertAcme>,
+    /// The challenge resolver of the current rustls-acme state machine.
+    acme: RwLock<Arc<ResolvesServerCertAcme>>,
     /// Outcomes, for metrics.
     pub status: Arc<AcmeStatus>,
 }
@@ -61,7 +67,8 @@ pub struct AcmeStatus {
 impl ResolvesServerCert for AcmeResolver {
     fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
         if rustls_acme::is_tls_alpn_challenge(&hello) {
-            self.acme.resolve(hello)
+            let acme = Arc::clone(&self.acme.read().unwrap_or_else(|e| e.into_inner()));
+            acme.resolve(hello)
         } else {
             Some(self.store.current())
         }
@@ -105,44 +112,70 @@ pub fn spawn(settings: AcmeSettings, store: Arc<CertStore>) -> Result<Arc<AcmeRe
     crate::lan::create_private_dir(&settings.cache_dir)?;
     let cache = cache::PrivateDirCache::new(settings.cache_dir.clone());
     let last_pem = cache.last_pem();
-    let mut state =
-        AcmeConfig::new_with_client_config(&settings.domains, client_config(&settings)?)
+    let client = client_config(&settings)?;
+    let retry_max = settings.retry_max;
+    tracing::info!(domains = ?settings.domains, directory = %settings.directory, "requesting certificates by ACME (TLS-ALPN-01); serving the LAN certificate until one arrives");
+    // A fresh state machine (account and certificate reloaded from the cache) per attempt
+    // after a failure; it orders at once unless the cached certificate is still good.
+    let new_state = move || {
+        AcmeConfig::new_with_client_config(&settings.domains, Arc::clone(&client))
             .contact(&settings.contact)
             .directory(&settings.directory)
-            .cache(cache)
-            .state();
+            .cache(cache.clone())
+            .state()
+    };
+    let mut state = new_state();
     let status = Arc::new(AcmeStatus::default());
     let resolver = Arc::new(AcmeResolver {
         store: Arc::clone(&store),
-        acme: state.resolver(),
+        acme: RwLock::new(state.resolver()),
         status: Arc::clone(&status),
     });
-    tracing::info!(domains = ?settings.domains, directory = %settings.directory, "requesting certificates by ACME (TLS-ALPN-01); serving the LAN certificate until one arrives");
+    let shared = Arc::clone(&resolver);
     tokio::spawn(async move {
-        // rustls-acme reports a new certificate before it stores it in the cache, and the
-        // cache is where its PEM reaches us: deploy once the cache has seen it.
-        while let Some(event) = state.next().await {
-            match event {
-                Ok(ok) => {
-                    tracing::info!(event = ?ok, "acme");
-                    if matches!(ok, EventOk::CertCacheStore | EventOk::DeployedCachedCert) {
+        let mut failed_in_a_row = 0u32;
+        loop {
+            // Drive this state machine until an order fails (or forever, renewing).
+            while let Some(event) = state.next().await {
+                match event {
+                    Ok(ok) => {
+                        tracing::info!(event = ?ok, "acme");
+                        // rustls-acme reports a new certificate before it stores it in the
+                        // cache, and the cache is where its PEM reaches us: deploy once the
+                        // cache has seen it.
+                        if matches!(ok, EventOk::CertCacheStore | EventOk::DeployedCachedCert) {
+                            deploy(&store, &last_pem);
+                            status.deployed.fetch_add(1, Ordering::Relaxed);
+                            failed_in_a_row = 0;
+                        }
+                    }
+                    Err(err @ EventError::CertCacheStore(_)) => {
+                        tracing::error!(error = %err, "acme: could not save the certificate; serving it anyway");
                         deploy(&store, &last_pem);
                         status.deployed.fetch_add(1, Ordering::Relaxed);
+                        failed_in_a_row = 0;
                     }
-                }
-                Err(err @ EventError::CertCacheStore(_)) => {
-                    tracing::error!(error = %err, "acme: could not save the certificate; serving it anyway");
-                    deploy(&store, &last_pem);
-                    status.deployed.fetch_add(1, Ordering::Relaxed);
-                }
-                Err(err) => {
-                    status.failures.fetch_add(1, Ordering::Relaxed);
-                    tracing::error!(error = %err, "acme: certificate order failed; retrying with backoff");
+                    Err(err @ EventError::Order(_)) => {
+                        status.failures.fetch_add(1, Ordering::Relaxed);
+                        let wait = retry_wait(failed_in_a_row, retry_max);
+                        failed_in_a_row = failed_in_a_row.saturating_add(1);
+                        tracing::error!(error = %err, retry_in_secs = wait.as_secs(), "acme: certificate order failed");
+                        tokio::time::sleep(wait).await;
+                        break;
+                    }
+                    Err(err) => tracing::error!(error = %err, "acme"),
                 }
             }
+            state = new_state();
+            *shared.acme.write().unwrap_or_else(|e| e.into_inner()) = state.resolver();
         }
     });
     Ok(resolver)
+}
+
+/// 1 s, 2 s, 4 s, ... up to `max`.
+fn retry_wait(failed_in_a_row: u32, max: Duration) -> Duration {
+    Duration::from_secs(1u64 << failed_in_a_row.min(20)).min(max)
 }
 
 /// Put the certificate rustls-acme just deployed into the store.
