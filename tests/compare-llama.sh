@@ -14,9 +14,9 @@
 #     a llama.cpp of nearly the same date; small API drift is patched below.
 #     libllama, ggml and common are the crate's own, so the engine code under test is the
 #     same as ours.
-#  2. Builds llama-bench and llama-server with the CMake settings llama-cpp-sys-2 uses for
-#     our build (Release, GGML_NATIVE=OFF, OpenMP, static), so both use the same CPU
-#     kernels.
+#  2. Builds llama-bench and llama-server with the CMake settings llama-cpp-sys-2 used for
+#     our build (read back from its CMakeCache.txt: compiler flags and every GGML_* option;
+#     Release, static), so both use the same CPU kernels.
 #  3. Runs, one process at a time on the same model and thread count:
 #       llama-bench (pp512, tg128)      vs  edgellm bench (pp, tg)
 #       llama-server over plain HTTP    vs  edgellm over HTTPS: TTFT and streamed tok/s
@@ -84,23 +84,33 @@ EOF
 fi
 
 # --- 2. build --------------------------------------------------------------------------
-BUILD=$WORK/build-$SYS_VERSION
+log "building edgellm (release)"
+(cd "$ROOT" && cargo build --release --locked --quiet)
+# Our build's own CMake settings, read back from llama-cpp-sys-2's CMakeCache: the compiler
+# flags and every GGML_* option (CPU features, OpenMP, repack, ...), so llama.cpp's tools
+# get the same kernels as edgellm on this machine (x86 or aarch64).
+OUR_CACHE=$(ls -t "$CARGO_TARGET_DIR"/release/build/llama-cpp-sys-2-*/out/build/CMakeCache.txt | head -1)
+cache_value() { sed -n "s/^$1:[A-Z]*=//p" "$OUR_CACHE" | head -1; }
+mapfile -t GGML_OPTS < <(grep -E '^GGML_[A-Z0-9_]+:(BOOL|STRING)=' "$OUR_CACHE" |
+    sed -E 's/^([A-Z0-9_]+):[A-Z]+=(.*)$/-D\1=\2/')
+CFLAGS_OURS=$(cache_value CMAKE_C_FLAGS)
+CXXFLAGS_OURS=$(cache_value CMAKE_CXX_FLAGS)
+KEY=$(printf '%s\n' "$CFLAGS_OURS" "$CXXFLAGS_OURS" "${GGML_OPTS[@]}" | sha256sum | cut -c1-10)
+BUILD=$WORK/build-$SYS_VERSION-$KEY
 if [ ! -x "$BUILD/bin/llama-server" ] || [ ! -x "$BUILD/bin/llama-bench" ]; then
-    log "building llama-bench and llama-server (Release, GGML_NATIVE=OFF, OpenMP)"
+    log "building llama-bench and llama-server with our settings from $OUR_CACHE"
     cmake -S "$SRC" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=OFF \
-        -DGGML_NATIVE=OFF -DGGML_OPENMP=ON -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF \
+        "${GGML_OPTS[@]}" -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF \
         -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=ON \
         -DLLAMA_BUILD_SERVER=ON -DLLAMA_BUILD_UI=OFF -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_BUILD_APP=OFF \
-        -DCMAKE_C_FLAGS="-ffunction-sections -fdata-sections -fPIC -m64 -march=x86-64" \
-        -DCMAKE_CXX_FLAGS="-ffunction-sections -fdata-sections -fPIC -m64 -march=x86-64" \
+        -DCMAKE_C_FLAGS="$CFLAGS_OURS" -DCMAKE_CXX_FLAGS="$CXXFLAGS_OURS" \
         >"$WORK/cmake.log" 2>&1 || { tail -30 "$WORK/cmake.log"; exit 1; }
     cmake --build "$BUILD" --target llama-bench llama-server -j "$(nproc)" \
         >"$WORK/build.log" 2>&1 || { grep -m20 -B2 -A6 'error' "$WORK/build.log"; exit 1; }
 fi
+grep -E '^(GGML_NATIVE|GGML_AVX2|GGML_CPU_ARM_ARCH|GGML_OPENMP|CMAKE_C_FLAGS):' "$BUILD/CMakeCache.txt" >&2
 
 # --- 3. measure ------------------------------------------------------------------------
-log "building edgellm (release)"
-(cd "$ROOT" && cargo build --release --locked --quiet)
 RUN=$WORK/run
 rm -rf "$RUN" && mkdir -p "$RUN"
 python3 "$ROOT/tests/compare/measure.py" --edgellm "$CARGO_TARGET_DIR/release/edgellm" \
