@@ -95,6 +95,26 @@ struct Slot {
     active: Option<Active>,
 }
 
+impl Slot {
+    /// Keep the first `keep` cached tokens and free the KV cells after them. Returns how many
+    /// are kept: 0 when llama.cpp cannot cut the sequence there and it is cleared instead.
+    fn trim(&mut self, ctx: &mut LlamaContext<'_>, keep: usize) -> usize {
+        let keep = keep.min(self.cached.len());
+        let seq = Some(self.seq as u32);
+        let cut = ctx
+            .clear_kv_cache_seq(seq, Some(keep as u32), None)
+            .unwrap_or(false);
+        let keep = if cut {
+            keep
+        } else {
+            let _ = ctx.clear_kv_cache_seq(seq, None, None);
+            0
+        };
+        self.cached.truncate(keep);
+        keep
+    }
+}
+
 /// The request a slot is serving.
 struct Active {
     events: mpsc::Sender<Event>,
@@ -226,19 +246,8 @@ impl<'m> Scheduler<'m> {
             .max_by_key(|&(i, lcp)| (lcp, std::cmp::Reverse(self.slots[i].cached.len())))
             .expect("admit only assigns when a slot is free");
         // At least one prompt token must be decoded to get logits for the first sample.
-        let mut keep = lcp.min(job.tokens.len() - 1);
         let slot = &mut self.slots[index];
-        let trimmed = self
-            .ctx
-            .clear_kv_cache_seq(Some(slot.seq as u32), Some(keep as u32), None)
-            .unwrap_or(false);
-        if !trimmed {
-            let _ = self
-                .ctx
-                .clear_kv_cache_seq(Some(slot.seq as u32), None, None);
-            keep = 0;
-        }
-        slot.cached.truncate(keep);
+        let keep = slot.trim(&mut self.ctx, lcp.min(job.tokens.len() - 1));
         let shared = self.shared;
         shared.requests.fetch_add(1, Ordering::Relaxed);
         shared
@@ -355,20 +364,9 @@ impl<'m> Scheduler<'m> {
             if !active.events.is_closed() {
                 continue;
             }
-            let keep = active.next_prompt.min(slot.cached.len());
+            let keep = active.next_prompt;
             slot.active = None;
-            let trimmed = self
-                .ctx
-                .clear_kv_cache_seq(Some(slot.seq as u32), Some(keep as u32), None)
-                .unwrap_or(false);
-            if trimmed {
-                slot.cached.truncate(keep);
-            } else {
-                let _ = self
-                    .ctx
-                    .clear_kv_cache_seq(Some(slot.seq as u32), None, None);
-                slot.cached.clear();
-            }
+            slot.trim(&mut self.ctx, keep);
             self.shared.cancelled.fetch_add(1, Ordering::Relaxed);
             tracing::info!(slot = slot.seq, "client left; request cancelled");
         }
@@ -379,10 +377,7 @@ impl<'m> Scheduler<'m> {
         for slot in &mut self.slots {
             if let Some(active) = slot.active.take() {
                 active.send(Event::Error(BackendError::Internal(why.to_owned())));
-                let _ = self
-                    .ctx
-                    .clear_kv_cache_seq(Some(slot.seq as u32), None, None);
-                slot.cached.clear();
+                slot.trim(&mut self.ctx, 0);
             }
         }
     }

@@ -134,10 +134,13 @@ pub fn spawn(settings: AcmeSettings, store: Arc<CertStore>) -> Result<Arc<AcmeRe
     let shared = Arc::clone(&resolver);
     tokio::spawn(async move {
         let mut failed_in_a_row = 0u32;
+        let mut restarted = false;
         loop {
             // Drive this state machine until an order fails (or forever, renewing).
             while let Some(event) = state.next().await {
                 match event {
+                    // After a restart the cached certificate is the one already serving.
+                    Ok(EventOk::DeployedCachedCert) if restarted => {}
                     Ok(ok) => {
                         tracing::info!(event = ?ok, "acme");
                         // rustls-acme reports a new certificate before it stores it in the
@@ -146,6 +149,11 @@ pub fn spawn(settings: AcmeSettings, store: Arc<CertStore>) -> Result<Arc<AcmeRe
                         if matches!(ok, EventOk::CertCacheStore | EventOk::DeployedCachedCert) {
                             deploy(&store, &last_pem);
                             status.deployed.fetch_add(1, Ordering::Relaxed);
+                        }
+                        // Only a newly issued certificate ends a run of failures; reloading
+                        // the cached one does not, or a CA outage at renewal time would be
+                        // retried every second.
+                        if matches!(ok, EventOk::CertCacheStore) {
                             failed_in_a_row = 0;
                         }
                     }
@@ -166,6 +174,7 @@ pub fn spawn(settings: AcmeSettings, store: Arc<CertStore>) -> Result<Arc<AcmeRe
                     Err(err) => tracing::error!(error = %err, "acme"),
                 }
             }
+            restarted = true;
             state = new_state();
             *shared.acme.write().unwrap_or_else(|e| e.into_inner()) = state.resolver();
         }
@@ -190,5 +199,20 @@ fn deploy(store: &CertStore, last_pem: &cache::LastPem) {
             tracing::info!(not_after = ?store.not_after_unix(), "now serving the ACME certificate");
         }
         Err(e) => tracing::error!(error = %e, "the ACME certificate could not be used"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_waits_double_up_to_the_cap() {
+        let max = Duration::from_secs(3600);
+        let waits: Vec<u64> = (0..14).map(|n| retry_wait(n, max).as_secs()).collect();
+        assert_eq!(&waits[..4], &[1, 2, 4, 8]);
+        assert_eq!(waits[11], 2048);
+        assert_eq!(waits[12], 3600);
+        assert_eq!(retry_wait(u32::MAX, max), max);
     }
 }
