@@ -28,6 +28,13 @@ pub enum Error {
     Generate(String),
     #[error("benchmark failed: {0}")]
     Bench(String),
+    #[error("{path}: {source}")]
+    Io {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Key(String),
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
 }

@@ -4,6 +4,7 @@
 //! - [`config_file`]: the optional TOML settings file, applied beneath flags and env.
 //! - [`serve`]: the daemon (`edgellm serve`): engine, certificates, HTTPS listener, shutdown.
 //! - [`ca`]: `edgellm ca show`, to install the LAN CA on clients.
+//! - [`key`]: `edgellm key show`, the API key generated on first start.
 //! - [`generate`]: `edgellm generate`, one answer on stdout (on-device smoke test).
 //! - [`pull`]: `edgellm pull`, a verified, resumable model download.
 //! - [`bench`]: `edgellm bench`, speed and memory figures for this device.
@@ -16,6 +17,7 @@ mod config;
 mod config_file;
 mod error;
 mod generate;
+mod key;
 mod logging;
 mod pull;
 mod serve;
@@ -34,6 +36,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         config::Command::Serve(args) => config::ServeConfig::from_args(*args).and_then(serve::run),
         config::Command::Ca(cmd) => ca::run(cmd),
+        config::Command::Key(cmd) => key::run(cmd),
         config::Command::Pull(args) => args.resolve().and_then(pull::main),
         config::Command::Config(config::ConfigCommand::Check { .. }) => check_config(),
         config::Command::Generate(args) => {

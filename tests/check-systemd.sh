@@ -21,3 +21,4 @@ systemd-analyze security --offline=yes --root="$root" --threshold=15 /etc/system
 score=$(systemd-analyze security --offline=yes --root="$root" /etc/systemd/system/edgellm.service 2>/dev/null | grep 'Overall exposure level' | grep -oE '[0-9]+\.[0-9]+' | head -n1)
 echo "systemd: verify clean; exposure $score"
 awk -v s="$score" 'BEGIN { exit !(s != "" && s <= 1.5) }' || { echo "exposure $score is above 1.5" >&2; exit 1; }
+grep -q "^LimitNOFILE=" systemd/edgellm.service || { echo "the unit must set LimitNOFILE deliberately" >&2; exit 1; }

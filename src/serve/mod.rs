@@ -2,12 +2,15 @@
 //!
 //! - [`certs`]: the certificate source of each `--tls` mode.
 //! - [`redirect`]: the optional plain-HTTP listener that only redirects to HTTPS.
-//! - [`https`]: the TLS accept loop (handshake timeout, connection cap, HTTP/1.1 + h2).
-//! - [`signals`]: shutdown on SIGTERM or SIGINT.
+//! - [`listener`]: the accept loop of both listeners (deadlines, idle and stall timeouts,
+//!   connection and stream caps, HTTP/1.1 + h2).
+//! - [`keys`]: the API key generated on first start when listening beyond loopback.
+//! - [`signals`]: shutdown on SIGTERM or SIGINT (a second one exits at once); SIGHUP.
 //! - [`systemd`]: readiness, status, watchdog and stopping notifications.
 
 mod certs;
-mod https;
+pub mod keys;
+mod listener;
 mod redirect;
 mod signals;
 mod systemd;
@@ -58,10 +61,8 @@ async fn serve(config: ServeConfig) -> Result<(), Error> {
             source,
         })?;
     let addr = listener.local_addr().unwrap_or(config.listen);
+    let keys = keys::effective(&config, addr)?;
     tracing::info!(%addr, model = %config.engine.model_path.display(), "listening on https://{addr}");
-    if config.keys.is_empty() && !addr.ip().is_loopback() {
-        tracing::warn!(%addr, "no API keys configured and listening beyond loopback: anyone who can reach this address can use the model (set --api-key-file)");
-    }
 
     let backend: Arc<dyn Backend> = Arc::new(engine.clone());
     let metrics = Arc::new(metrics(
@@ -86,11 +87,19 @@ async fn serve(config: ServeConfig) -> Result<(), Error> {
         backend,
         limits: config.api.clone(),
         access: config.access.clone(),
-        keys: Arc::new(config.keys.clone()),
+        keys: Arc::new(keys),
         metrics,
         runtime: Arc::clone(&flags),
+        prep: Arc::new(tokio::sync::Semaphore::new(
+            edgellm_api::state::PREP_CONCURRENCY,
+        )),
+        clients: Arc::new(edgellm_api::guard::clients::ClientSlots::new(
+            config.max_client_requests,
+        )),
     };
-    let app = edgellm_api::router(state);
+    let app = edgellm_api::router(state).layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+        config.connection.body_timeout,
+    ));
     let tls = Arc::new(edgellm_tls::server_config(certs.resolver, certs.acme)?);
     if let Some(redirect_addr) = config.redirect_listen {
         let plain = tokio::net::TcpListener::bind(redirect_addr)
@@ -99,23 +108,39 @@ async fn serve(config: ServeConfig) -> Result<(), Error> {
                 addr: redirect_addr,
                 source,
             })?;
-        tracing::info!(addr = %plain.local_addr().unwrap_or(redirect_addr), "redirecting http://{} to https", plain.local_addr().unwrap_or(redirect_addr));
-        tokio::spawn(redirect::serve(plain, addr.port()));
+        let bound = plain.local_addr().unwrap_or(redirect_addr);
+        tracing::info!(addr = %bound, "redirecting http://{bound} to https");
+        let limits = redirect::limits(&config.connection);
+        tokio::spawn(listener::serve(
+            plain,
+            listener::Transport::Plain,
+            redirect::router(addr.port()),
+            limits,
+            std::future::pending(),
+        ));
     }
-    let options = https::Options {
-        handshake_timeout: config.handshake_timeout,
-        max_connections: config.max_connections,
-    };
     let shutdown = {
         let (engine, flags, drain) = (engine.clone(), Arc::clone(&flags), config.drain_timeout);
         async move {
             signals::shutdown().await;
+            let deadline = tokio::time::Instant::now() + drain;
             flags.start_draining();
             systemd::stopping();
-            drain_engine(&engine, drain).await;
+            drain_engine(&engine, deadline).await;
+            deadline
         }
     };
-    let server = https::serve(listener, tls, app, options, shutdown);
+    if !matches!(config.tls, crate::config::TlsSource::Files(_)) {
+        signals::ignore_sighup();
+    }
+    let transport = listener::Transport::Tls(tokio_rustls::TlsAcceptor::from(tls));
+    let server = listener::serve(
+        listener,
+        transport,
+        app,
+        config.connection.clone(),
+        shutdown,
+    );
     tokio::pin!(server);
     tokio::select! {
         loaded = engine.wait_loaded() => {
@@ -131,9 +156,8 @@ async fn serve(config: ServeConfig) -> Result<(), Error> {
     Ok(())
 }
 
-/// Wait until no request is queued or running, or the drain timeout passes.
-async fn drain_engine(engine: &EngineHandle, timeout: Duration) {
-    let deadline = tokio::time::Instant::now() + timeout;
+/// Wait until no request is queued or running, or the drain deadline passes.
+async fn drain_engine(engine: &EngineHandle, deadline: tokio::time::Instant) {
     loop {
         let s = engine.stats();
         if s.slots_busy == 0 && s.queue_depth == 0 {

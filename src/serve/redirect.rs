@@ -4,7 +4,8 @@
 use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
-use tokio::net::TcpListener;
+
+use crate::config::ConnectionLimits;
 
 /// The `https://` URL for a request that arrived as `http://host[:port]/path?query`.
 pub fn target(headers: &HeaderMap, uri: &Uri, https_port: u16) -> Option<String> {
@@ -28,13 +29,23 @@ pub fn target(headers: &HeaderMap, uri: &Uri, https_port: u16) -> Option<String>
     Some(format!("https://{name}{port}{path}"))
 }
 
-pub async fn serve(listener: TcpListener, https_port: u16) {
-    let app = Router::new().fallback(move |headers: HeaderMap, uri: Uri| async move {
-        respond(&headers, &uri, https_port)
-    });
-    if let Err(e) = axum::serve(listener, app).await {
-        tracing::error!(error = %e, "redirect listener failed");
+/// Most open connections on the redirect listener: browsers open a few, nothing else
+/// should; a flood of idle sockets must not exhaust the daemon's file descriptors.
+const MAX_CONNECTIONS: usize = 64;
+
+/// The redirect listener's limits: the HTTPS listener's timeouts, a small connection cap.
+pub fn limits(https: &ConnectionLimits) -> ConnectionLimits {
+    ConnectionLimits {
+        max_connections: MAX_CONNECTIONS.min(https.max_connections),
+        ..https.clone()
     }
+}
+
+/// Every request gets its redirect.
+pub fn router(https_port: u16) -> Router {
+    Router::new().fallback(move |headers: HeaderMap, uri: Uri| async move {
+        respond(&headers, &uri, https_port)
+    })
 }
 
 /// 308 to the HTTPS URL, or 400 without a usable Host header.

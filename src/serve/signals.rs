@@ -1,8 +1,11 @@
-//! Shutdown signals.
+//! Signals: SIGTERM (systemd stop) or SIGINT (Ctrl-C) start a drain, and a second one
+//! during the drain exits at once; SIGHUP, which would kill the process by default, is
+//! only logged where it has no meaning (`lan` and `acme` modes; `files` mode reloads).
 
-/// Resolves on SIGTERM (systemd stop) or SIGINT (Ctrl-C).
+use tokio::signal::unix::{signal, SignalKind};
+
+/// Resolves on the first SIGTERM or SIGINT; a later one ends the process immediately.
 pub async fn shutdown() {
-    use tokio::signal::unix::{signal, SignalKind};
     let mut term = match signal(SignalKind::terminate()) {
         Ok(s) => s,
         Err(e) => {
@@ -10,8 +13,37 @@ pub async fn shutdown() {
             return std::future::pending().await;
         }
     };
+    let mut int = match signal(SignalKind::interrupt()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot watch SIGINT");
+            return std::future::pending().await;
+        }
+    };
     tokio::select! {
-        _ = term.recv() => tracing::info!("SIGTERM: draining"),
-        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: draining"),
+        _ = term.recv() => tracing::info!("SIGTERM: draining (send it again to stop at once)"),
+        _ = int.recv() => tracing::info!("SIGINT: draining (press Ctrl-C again to stop at once)"),
+    }
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+        tracing::warn!("second stop signal: exiting without finishing the drain");
+        std::process::exit(1);
+    });
+}
+
+/// Keep SIGHUP from terminating the daemon; log it.
+pub fn ignore_sighup() {
+    match signal(SignalKind::hangup()) {
+        Ok(mut hup) => {
+            tokio::spawn(async move {
+                while hup.recv().await.is_some() {
+                    tracing::info!("SIGHUP ignored: nothing to reload in this --tls mode");
+                }
+            });
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot watch SIGHUP"),
     }
 }

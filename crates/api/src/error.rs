@@ -24,6 +24,10 @@ pub enum ApiError {
     Unauthorized,
     #[error("rate limit exceeded for your address; retry in {retry_after} s")]
     RateLimited { retry_after: u64 },
+    #[error("too many requests in flight from your address (at most {limit} at once); wait for one to finish")]
+    TooManyInFlight { limit: usize },
+    #[error("cross-origin request from {origin} refused; allow it with --cors-origin {origin}")]
+    CrossOrigin { origin: String },
     #[error("{message}")]
     Unavailable {
         message: &'static str,
@@ -72,6 +76,16 @@ impl ApiError {
                 "rate_limit_error",
                 Some("rate_limit_exceeded"),
             ),
+            ApiError::TooManyInFlight { .. } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limit_error",
+                Some("too_many_concurrent_requests"),
+            ),
+            ApiError::CrossOrigin { .. } => (
+                StatusCode::FORBIDDEN,
+                "permission_error",
+                Some("cross_origin_refused"),
+            ),
             ApiError::Unavailable { .. } => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "server_unavailable",
@@ -113,6 +127,7 @@ impl ApiError {
                 retry_after_secs, ..
             }) => Some(*retry_after_secs),
             ApiError::Backend(BackendError::Unavailable(_)) => Some(5),
+            ApiError::TooManyInFlight { .. } => Some(1),
             _ => None,
         }
     }

@@ -1,7 +1,7 @@
 //! Reading a backend's event stream: all at once, or piece by piece.
 
 use edgellm_backend::{
-    BackendError, Event, EventStream, FinishReason, GenerateRequest, Timings, Usage,
+    Backend, BackendError, Event, EventStream, FinishReason, GenerateRequest, Timings, Usage,
 };
 use std::sync::Arc;
 
@@ -33,14 +33,34 @@ pub enum Piece {
     Error(ApiError),
 }
 
-/// Queue a request with the backend, counting refusals for a full queue.
-pub fn start(state: &AppState, request: GenerateRequest) -> Result<EventStream, ApiError> {
-    state.backend.submit(request).map_err(|e| {
-        if matches!(e, BackendError::Overloaded { .. }) {
-            state.metrics.overloaded.inc();
-        }
-        e.into()
-    })
+/// Queue a request with the backend, counting refusals for a full queue. Rendering the
+/// template and tokenising (up to `--max-body-bytes` of text) run off the async workers.
+pub async fn start(state: &AppState, request: GenerateRequest) -> Result<EventStream, ApiError> {
+    off_workers(state, move |backend| backend.submit(request))
+        .await
+        .inspect_err(|e| {
+            if matches!(e, ApiError::Backend(BackendError::Overloaded { .. })) {
+                state.metrics.overloaded.inc();
+            }
+        })
+}
+
+/// Run CPU-heavy backend work (template, tokenizer) on the blocking pool, at most
+/// [`crate::state::PREP_CONCURRENCY`] at a time, so probes and streams on the async workers never stall.
+pub async fn off_workers<T: Send + 'static>(
+    state: &AppState,
+    work: impl FnOnce(&dyn Backend) -> Result<T, BackendError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let _permit = state
+        .prep
+        .acquire()
+        .await
+        .map_err(|_| BackendError::Unavailable("the server is stopping".into()))?;
+    let backend = Arc::clone(&state.backend);
+    tokio::task::spawn_blocking(move || work(backend.as_ref()))
+        .await
+        .map_err(|e| BackendError::Internal(format!("request preparation failed: {e}")))?
+        .map_err(ApiError::from)
 }
 
 /// Wait for the whole answer. Dropping this future (client gone) cancels the request.

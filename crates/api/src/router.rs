@@ -6,30 +6,36 @@
 //! | metrics | `/metrics` | unless `metrics_public` | never |
 //! | api | `/v1/*`, `/api/*` (Ollama), `/tokenize`, `/apply-template`, unknown routes | yes | yes |
 //!
-//! Every route is observed (request id, log line, metrics).
+//! Generating routes also hold a per-client slot (`--max-client-requests`). Every route is
+//! observed (request id, log line, metrics), refuses foreign browser origins, and errors
+//! under `/api/` take Ollama's shape.
 
 use axum::extract::{DefaultBodyLimit, Request};
-use axum::middleware::{from_fn_with_state, map_request};
+use axum::middleware::{from_fn, from_fn_with_state, map_request};
 use axum::routing::{get, post};
 use axum::Router;
 
 use crate::error::ApiError;
-use crate::guard::{keys, observe, ratelimit};
+use crate::guard::{clients, keys, observe, origin, ratelimit};
 use crate::state::AppState;
 use crate::{extra, health, ollama, openai, web};
 
 /// The API router. Transport concerns (TLS, connection limits) live in the daemon.
 pub fn router(state: AppState) -> Router {
     let limit = state.limits.max_body_bytes;
-    let mut api = Router::new()
+    // Generations hold a per-client slot until their answer ends.
+    let generating = Router::new()
         .route("/v1/chat/completions", post(openai::chat::handler))
         .route("/v1/completions", post(openai::completions::handler))
+        .route("/api/generate", post(ollama::generate::handler))
+        .route("/api/chat", post(ollama::chat::handler))
+        .layer(from_fn_with_state(state.clone(), clients::limit));
+    let mut api = Router::new()
+        .merge(generating)
         .route("/v1/models", get(openai::models::list))
         .route("/v1/models/{id}", get(openai::models::get))
         .route("/tokenize", post(extra::tokenize::tokenize))
         .route("/apply-template", post(extra::tokenize::apply_template))
-        .route("/api/generate", post(ollama::generate::handler))
-        .route("/api/chat", post(ollama::chat::handler))
         .route("/api/tags", get(ollama::models::tags))
         .route("/api/show", post(ollama::models::show))
         .route("/api/ps", get(ollama::models::ps))
@@ -48,11 +54,16 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(web::index))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz));
-    probes
+    let mut app = probes
         .merge(metrics)
         .merge(api)
         .layer(DefaultBodyLimit::max(limit))
-        .layer(from_fn_with_state(state.clone(), observe::observe))
+        .layer(from_fn_with_state(state.clone(), origin::check))
+        .layer(from_fn(ollama::error_shape));
+    if let Some(cors) = origin::cors_layer(&state.access.cors_origins) {
+        app = app.layer(cors);
+    }
+    app.layer(from_fn_with_state(state.clone(), observe::observe))
         .layer(map_request(keep_matched_path))
         .with_state(state)
 }

@@ -40,6 +40,8 @@ pub struct AccessConfig {
     pub trusted_proxies: Vec<IpNet>,
     /// Serve `/metrics` without an API key.
     pub metrics_public: bool,
+    /// Browser origins (`https://host:port`) allowed to call the API cross-origin.
+    pub cors_origins: Vec<String>,
 }
 
 /// Conditions that change while running: draining after SIGTERM, the thermal guard.
@@ -76,7 +78,14 @@ pub struct AppState {
     pub keys: Arc<ApiKeys>,
     pub metrics: Arc<Metrics>,
     pub runtime: Arc<RuntimeFlags>,
+    /// Bounds request preparation (template, tokenizer) running on the blocking pool.
+    pub prep: Arc<tokio::sync::Semaphore>,
+    /// Generations in flight per client (`--max-client-requests`).
+    pub clients: Arc<crate::guard::clients::ClientSlots>,
 }
+
+/// Requests prepared (template + tokenizer) at once, off the async workers.
+pub const PREP_CONCURRENCY: usize = 2;
 
 impl AppState {
     /// A state with defaults around `backend`: no keys, no rate limit, fresh metrics.
@@ -88,6 +97,8 @@ impl AppState {
             keys: Arc::new(ApiKeys::default()),
             metrics: Arc::new(Metrics::new()),
             runtime: Arc::new(RuntimeFlags::default()),
+            prep: Arc::new(tokio::sync::Semaphore::new(PREP_CONCURRENCY)),
+            clients: Arc::new(crate::guard::clients::ClientSlots::new(None)),
         }
     }
 }

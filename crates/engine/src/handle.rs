@@ -198,16 +198,25 @@ impl Backend for EngineHandle {
             events,
             submitted: Instant::now(),
         };
-        self.shared.queued.fetch_add(1, Ordering::Relaxed);
+        // `queued` counts jobs in the channel and those the engine holds waiting for a
+        // slot; together they may not exceed `--queue`.
+        let capacity = u64::from(self.shared.config.queue);
+        let overloaded = || BackendError::Overloaded {
+            queued: capacity as usize,
+            retry_after_secs: 1,
+        };
+        self.shared
+            .queued
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |q| {
+                (q < capacity).then_some(q + 1)
+            })
+            .map_err(|_| overloaded())?;
         match self.jobs.try_send(job) {
             Ok(()) => Ok(rx),
             Err(err) => {
                 self.shared.queued.fetch_sub(1, Ordering::Relaxed);
                 Err(match err {
-                    TrySendError::Full(_) => BackendError::Overloaded {
-                        queued: self.shared.config.queue as usize,
-                        retry_after_secs: 1,
-                    },
+                    TrySendError::Full(_) => overloaded(),
                     TrySendError::Disconnected(_) => {
                         BackendError::Unavailable("the engine has stopped".into())
                     }

@@ -12,6 +12,7 @@
 //! carries its own bounded event channel. Dropping that channel's receiver cancels the request.
 #![forbid(unsafe_code)]
 
+pub(crate) mod batch;
 pub mod config;
 pub mod decoder;
 pub mod error;

@@ -1,4 +1,14 @@
 //! The per-request sampling chain, in llama.cpp's default order.
+//!
+//! llama.cpp throws a C++ exception (which aborts the process: Rust cannot unwind through
+//! it) when a grammar sampler is told to accept a token its grammar does not allow, and
+//! calls `GGML_ABORT` for an end-of-generation token before the grammar is complete. So:
+//! - the prompt is fed only to the penalties sampler (the one sampler that needs history),
+//!   before it joins the chain, never to the chain (which holds the grammar);
+//! - the chain only ever accepts tokens it sampled itself (`llama_sampler_sample` applies
+//!   the grammar's mask first, so the token it picks is one the grammar allows);
+//! - every numeric parameter has been range-checked by the API before it gets here, and
+//!   is clamped again below to what llama.cpp's samplers take.
 
 use edgellm_backend::SamplingParams;
 use llama_cpp_2::model::LlamaModel;
@@ -19,17 +29,19 @@ pub fn build(model: &LlamaModel, params: &SamplingParams, prompt: &[LlamaToken])
             }
         }
     }
-    let penalties = params.repeat_penalty != 1.0
-        || params.presence_penalty != 0.0
-        || params.frequency_penalty != 0.0;
-    if penalties {
-        chain.push(LlamaSampler::penalties(
+    if has_penalties(params) {
+        let last_n = params.penalty_last_n.min(i32::MAX as u32) as usize;
+        let mut penalties = LlamaSampler::penalties(
             model.n_vocab(),
-            i32::try_from(params.penalty_last_n).unwrap_or(i32::MAX),
+            last_n as i32,
             params.repeat_penalty,
             params.frequency_penalty,
             params.presence_penalty,
-        ));
+        );
+        // Penalties look at recent tokens, including the prompt's, as llama.cpp's server
+        // does. Only this sampler sees the prompt (see the module comment).
+        penalties.accept_many(&prompt[prompt.len().saturating_sub(last_n)..]);
+        chain.push(penalties);
     }
     if params.temperature <= 0.0 {
         chain.push(LlamaSampler::greedy());
@@ -39,17 +51,21 @@ pub fn build(model: &LlamaModel, params: &SamplingParams, prompt: &[LlamaToken])
                 i32::try_from(params.top_k).unwrap_or(i32::MAX),
             ));
         }
-        chain.push(LlamaSampler::top_p(params.top_p, 1));
-        chain.push(LlamaSampler::min_p(params.min_p, 1));
+        chain.push(LlamaSampler::top_p(
+            params.top_p.clamp(f32::MIN_POSITIVE, 1.0),
+            1,
+        ));
+        chain.push(LlamaSampler::min_p(params.min_p.clamp(0.0, 1.0), 1));
         chain.push(LlamaSampler::temp(params.temperature));
         chain.push(LlamaSampler::dist(params.seed.unwrap_or_else(random_seed)));
     }
-    let mut sampler = LlamaSampler::chain_simple(chain);
-    if penalties {
-        // Penalties look at recent tokens, including the prompt's, as llama.cpp's server does.
-        sampler.accept_many(prompt);
-    }
-    sampler
+    LlamaSampler::chain_simple(chain)
+}
+
+fn has_penalties(params: &SamplingParams) -> bool {
+    params.repeat_penalty != 1.0
+        || params.presence_penalty != 0.0
+        || params.frequency_penalty != 0.0
 }
 
 fn random_seed() -> u32 {

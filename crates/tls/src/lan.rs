@@ -168,7 +168,9 @@ fn read(path: &Path) -> Result<String, TlsError> {
     })
 }
 
-/// Create `dir` (and parents) and make it private to the owner.
+/// Create `dir` (and parents) and make it private to the owner. A directory that is
+/// already private (no group or other access) is left as it is, so one we may not chmod
+/// (owned by root, a read-only mount, systemd's `StateDirectory=`) is not an error.
 pub fn create_private_dir(dir: &Path) -> Result<(), TlsError> {
     use std::os::unix::fs::PermissionsExt;
     let io = |source| TlsError::Io {
@@ -176,6 +178,10 @@ pub fn create_private_dir(dir: &Path) -> Result<(), TlsError> {
         source,
     };
     std::fs::create_dir_all(dir).map_err(io)?;
+    let mode = std::fs::metadata(dir).map_err(io)?.permissions().mode();
+    if mode & 0o077 == 0 {
+        return Ok(());
+    }
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(io)
 }
 
@@ -207,6 +213,35 @@ mod tests {
             .permissions()
             .mode();
         assert_eq!(mode & 0o777, 0o600);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn files_written_side_by_side_never_share_a_temp_file_and_private_dirs_need_no_chmod() {
+        let dir = std::env::temp_dir().join(format!("edgellm-lan-tmp-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        create_private_dir(&dir).unwrap();
+        // leaf.pem and leaf.key once shared "leaf.tmp"; written from two threads at once
+        // the key could land in the certificate's file.
+        let (a, b) = (dir.join("leaf.pem"), dir.join("leaf.key"));
+        std::thread::scope(|s| {
+            for _ in 0..50 {
+                s.spawn(|| crate::write_private(&a, b"CERT").unwrap());
+                s.spawn(|| crate::write_private(&b, b"KEY").unwrap());
+            }
+        });
+        assert_eq!(std::fs::read(&a).unwrap(), b"CERT");
+        assert_eq!(std::fs::read(&b).unwrap(), b"KEY");
+        let left: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
+        assert_eq!(left.len(), 2, "no temp files left behind");
+        // An already private directory is accepted even where chmod would fail: make the
+        // parent read-only is not enough for root, so check the no-chmod path directly.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o500)).unwrap();
+        create_private_dir(&dir).unwrap();
+        let mode = std::fs::metadata(&dir).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o500, "a private dir is left as it is");
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -17,7 +17,7 @@ pub mod lan;
 pub mod names;
 pub mod store;
 
-pub use lan::LanCa;
+pub use lan::{create_private_dir, LanCa};
 pub use store::{server_config, CertStore};
 
 use std::path::PathBuf;
@@ -48,23 +48,38 @@ pub fn fingerprint(der: &[u8]) -> String {
         .join(":")
 }
 
-/// Write a file readable by its owner only (keys, and everything else under the state dir).
-pub(crate) fn write_private(path: &std::path::Path, contents: &[u8]) -> Result<(), TlsError> {
+/// Write a file readable by its owner only (keys, and everything else under the state dir),
+/// atomically: into a temporary file of its own name (`.<name>.<pid>.<n>.tmp`, created
+/// exclusively, so two writers or two files never share one), then renamed into place.
+pub fn write_private(path: &std::path::Path, contents: &[u8]) -> Result<(), TlsError> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
     let io = |source| TlsError::Io {
         path: path.into(),
         source,
     };
-    let tmp = path.with_extension("tmp");
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)
-        .map_err(io)?;
-    file.write_all(contents).map_err(io)?;
-    file.sync_all().map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(io)
+    let name = path
+        .file_name()
+        .map_or_else(|| "file".into(), |n| n.to_string_lossy().into_owned());
+    let tmp = path.with_file_name(format!(
+        ".{name}.{}.{}.tmp",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    let written = (|| {
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        file.write_all(contents)?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written.map_err(io)
 }

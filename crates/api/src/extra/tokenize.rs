@@ -7,6 +7,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::error::ApiError;
+use crate::generation::off_workers;
 use crate::json::JsonBody;
 use crate::openai::chat::{to_messages, Message};
 use crate::state::AppState;
@@ -26,7 +27,7 @@ pub async fn tokenize(
     body: JsonBody,
 ) -> Result<Json<Value>, ApiError> {
     let req: TokenizeRequest = body.parse()?;
-    let tokens = state.backend.tokenize(&req.content)?;
+    let tokens = off_workers(&state, move |b| b.tokenize(&req.content)).await?;
     Ok(Json(json!({ "tokens": tokens })))
 }
 
@@ -35,6 +36,7 @@ pub async fn apply_template(
     body: JsonBody,
 ) -> Result<Json<Value>, ApiError> {
     let req: TemplateRequest = body.parse()?;
-    let prompt = state.backend.apply_template(&to_messages(req.messages)?)?;
+    let messages = to_messages(req.messages)?;
+    let prompt = off_workers(&state, move |b| b.apply_template(&messages)).await?;
     Ok(Json(json!({ "prompt": prompt })))
 }

@@ -3,9 +3,15 @@
 //! - [`keys`]: API keys (Bearer or `x-api-key`), compared in constant time.
 //! - [`ratelimit`]: per-IP token buckets (tower-governor), trusted proxies, JSON 429s.
 //! - [`admission`]: refuse new generations while draining or too hot.
+//! - [`clients`]: per-client cap on generations in flight.
+//! - [`origin`]: refuse browser requests from other origins unless `--cors-origin` allows them.
 //! - [`observe`]: request ids, structured request logs, per-route metrics.
+//! - [`body`]: noticing when a response body really ends (streams).
 
 pub mod admission;
+pub mod body;
+pub mod clients;
 pub mod keys;
 pub mod observe;
+pub mod origin;
 pub mod ratelimit;

@@ -35,7 +35,8 @@ pub async fn handler(
             prompt: Prompt::Chat(messages),
             params,
         },
-    )?;
+    )
+    .await?;
     let line = move |content: &str| {
         json!({
             "model": model, "created_at": now_rfc3339(),

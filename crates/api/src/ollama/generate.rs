@@ -56,7 +56,7 @@ pub async fn handler(
         });
         Prompt::Chat(messages)
     };
-    let events = generation::start(&state, GenerateRequest { prompt, params })?;
+    let events = generation::start(&state, GenerateRequest { prompt, params }).await?;
     let line = move |response: &str| json!({ "model": model, "created_at": now_rfc3339(), "response": response, "done": false });
     respond(&state, events, common.stream, line).await
 }

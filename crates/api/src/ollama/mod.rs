@@ -46,6 +46,44 @@ impl IntoResponse for OllamaError {
     }
 }
 
+/// Middleware: errors on `/api/*` that other layers produced in OpenAI's shape (401 from
+/// the key check, 404/405 fallbacks, 413, 429 from the rate limiter, 403 cross-origin)
+/// become Ollama's `{"error": "..."}`, status and headers kept.
+pub async fn error_shape(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let ollama = req.uri().path().starts_with("/api/");
+    let response = next.run(req).await;
+    if !ollama || response.status().as_u16() < 400 {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, ERROR_BODY_LIMIT).await else {
+        return (
+            parts.status,
+            axum::Json(json!({ "error": "internal error" })),
+        )
+            .into_response();
+    };
+    let reshaped = serde_json::from_slice::<Value>(&bytes)
+        .ok()
+        .and_then(|v| v["error"]["message"].as_str().map(str::to_owned));
+    match reshaped {
+        Some(message) => {
+            let mut out = axum::Json(json!({ "error": message })).into_response();
+            *out.status_mut() = parts.status;
+            for (name, value) in &parts.headers {
+                if name != header::CONTENT_LENGTH && name != header::CONTENT_TYPE {
+                    out.headers_mut().insert(name.clone(), value.clone());
+                }
+            }
+            out
+        }
+        None => Response::from_parts(parts, Body::from(bytes)),
+    }
+}
+
+/// Error bodies are small; anything larger is passed on as it is.
+const ERROR_BODY_LIMIT: usize = 64 * 1024;
+
 /// RFC 3339 time for `created_at`.
 pub(crate) fn now_rfc3339() -> String {
     let secs = crate::openai::now_unix();

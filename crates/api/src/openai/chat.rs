@@ -103,7 +103,8 @@ pub async fn handler(State(state): State<AppState>, body: JsonBody) -> Result<Re
             prompt: Prompt::Chat(messages),
             params,
         },
-    )?;
+    )
+    .await?;
     let id = new_id("chatcmpl");
     let created = now_unix();
     if !common.stream {

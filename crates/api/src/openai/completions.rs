@@ -52,7 +52,8 @@ pub async fn handler(State(state): State<AppState>, body: JsonBody) -> Result<Re
             prompt: Prompt::Text(prompt),
             params,
         },
-    )?;
+    )
+    .await?;
     let id = new_id("cmpl");
     let created = now_unix();
     let body = move |text: &str, finish: Option<&str>| {

@@ -41,6 +41,17 @@ pub struct CommonParams {
     pub max_completion_tokens: Option<i64>,
     pub stop: Option<Stop>,
     pub n: Option<i64>,
+    /// `{"type": "text" | "json_object" | "json_schema", ...}`.
+    #[serde(default)]
+    pub response_format: Option<ResponseFormat>,
+}
+
+/// OpenAI's `response_format`. `json_object` and `json_schema` constrain the answer to a
+/// JSON object (the schema itself is not enforced yet).
+#[derive(Debug, Deserialize)]
+pub struct ResponseFormat {
+    #[serde(rename = "type")]
+    pub kind: String,
 }
 
 /// Most stop strings a request may give (OpenAI's limit).
@@ -134,6 +145,16 @@ impl CommonParams {
                 ))
             }
             Some(Stop::Many(v)) => v.clone(),
+        };
+        p.json = match self.response_format.as_ref().map(|f| f.kind.as_str()) {
+            None | Some("text") => false,
+            Some("json_object" | "json_schema") => true,
+            Some(other) => {
+                return Err(ApiError::invalid(
+                    "response_format.type",
+                    format!("'response_format.type' must be 'text', 'json_object' or 'json_schema', got '{other}'"),
+                ))
+            }
         };
         Ok(p)
     }

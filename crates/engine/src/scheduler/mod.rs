@@ -8,23 +8,28 @@
 //! A request whose receiver was dropped is cancelled before the next decode step, and the
 //! cells of what it generated are freed.
 
+use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use edgellm_backend::{BackendError, Event, FinishReason, SamplingParams, Timings, Usage};
+mod output;
+mod slot;
+
+use edgellm_backend::{Event, SamplingParams};
 use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::model::LlamaModel;
-use llama_cpp_2::sampling::LlamaSampler;
 use llama_cpp_2::token::LlamaToken;
 use tokio::sync::mpsc;
 
+use crate::batch::{self, Part};
 use crate::decoder::Utf8Decoder;
 use crate::handle::{LoadState, Loaded, Shared};
-use crate::stop::{StopCheck, StopMatcher};
+use crate::stop::StopMatcher;
 use crate::{load, sampler};
+use slot::{Active, Slot};
 
 /// How long an idle engine waits for work before it beats its heartbeat again.
 const IDLE_TICK: Duration = Duration::from_millis(500);
@@ -88,69 +93,13 @@ pub(crate) fn thread_main(shared: &Arc<Shared>, size: u64, jobs: Receiver<Job>) 
     tracing::info!("engine stopped");
 }
 
-/// One sequence of the batch, with the tokens its KV cache holds.
-struct Slot {
-    seq: i32,
-    cached: Vec<LlamaToken>,
-    active: Option<Active>,
-}
-
-impl Slot {
-    /// Keep the first `keep` cached tokens and free the KV cells after them. Returns how many
-    /// are kept: 0 when llama.cpp cannot cut the sequence there and it is cleared instead.
-    fn trim(&mut self, ctx: &mut LlamaContext<'_>, keep: usize) -> usize {
-        let keep = keep.min(self.cached.len());
-        let seq = Some(self.seq as u32);
-        let cut = ctx
-            .clear_kv_cache_seq(seq, Some(keep as u32), None)
-            .unwrap_or(false);
-        let keep = if cut {
-            keep
-        } else {
-            let _ = ctx.clear_kv_cache_seq(seq, None, None);
-            0
-        };
-        self.cached.truncate(keep);
-        keep
-    }
-}
-
-/// The request a slot is serving.
-struct Active {
-    events: mpsc::Sender<Event>,
-    prompt: Vec<LlamaToken>,
-    /// Index of the next prompt token to decode.
-    next_prompt: usize,
-    /// Sampled, sent, not yet decoded.
-    pending: Option<LlamaToken>,
-    /// Where this slot's logits are in the current batch.
-    batch_idx: Option<i32>,
-    sampler: LlamaSampler,
-    decoder: Utf8Decoder,
-    stop: StopMatcher,
-    generated: usize,
-    max_tokens: usize,
-    reused: usize,
-    queue_us: u64,
-    assigned: Instant,
-    first_token: Option<Instant>,
-}
-
-impl Active {
-    fn send(&self, event: Event) {
-        // The channel holds max_tokens plus headroom, so it is never full; a closed
-        // channel is noticed (and the request cancelled) before the next step.
-        if let Err(mpsc::error::TrySendError::Full(_)) = self.events.try_send(event) {
-            tracing::warn!("event channel full; dropping an event");
-        }
-    }
-}
-
 struct Scheduler<'m> {
     model: &'m LlamaModel,
     ctx: LlamaContext<'m>,
     batch: LlamaBatch<'static>,
     slots: Vec<Slot>,
+    /// Jobs taken off the channel, waiting for a slot (oldest first).
+    waiting: VecDeque<Job>,
     n_ctx_slot: usize,
     n_batch: usize,
     shared: &'m Shared,
@@ -171,6 +120,7 @@ impl<'m> Scheduler<'m> {
             ctx,
             batch: LlamaBatch::new(cfg.batch_size as usize, cfg.parallel as i32),
             slots,
+            waiting: VecDeque::new(),
             n_ctx_slot: (cfg.ctx_size / cfg.parallel) as usize,
             n_batch: cfg.batch_size as usize,
             shared,
@@ -206,33 +156,47 @@ impl<'m> Scheduler<'m> {
         self.shared.heartbeat_ms.store(ms, Ordering::Relaxed);
     }
 
-    /// Move queued jobs into free slots. Blocks (with a heartbeat tick) only when idle.
-    /// Returns false once every handle is gone.
+    /// Take every job off the channel, drop those whose client left (so they stop counting
+    /// against `--queue` at once, not when a slot frees), and move the oldest into free
+    /// slots. Blocks (with a heartbeat tick) only when idle. Returns false once every handle
+    /// is gone.
     fn admit(&mut self, jobs: &Receiver<Job>) -> bool {
+        let idle = self.slots.iter().all(|s| s.active.is_none()) && self.waiting.is_empty();
+        let mut open = true;
+        if idle {
+            match jobs.recv_timeout(IDLE_TICK) {
+                Ok(job) => self.waiting.push_back(job),
+                Err(RecvTimeoutError::Timeout) => return true,
+                Err(RecvTimeoutError::Disconnected) => open = false,
+            }
+        }
+        while open {
+            match jobs.try_recv() {
+                Ok(job) => self.waiting.push_back(job),
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => open = false,
+            }
+        }
+        let before = self.waiting.len();
+        self.waiting.retain(|job| !job.events.is_closed());
+        let departed = before - self.waiting.len();
+        if departed > 0 {
+            self.shared
+                .queued
+                .fetch_sub(departed as u64, Ordering::Relaxed);
+            self.shared
+                .cancelled
+                .fetch_add(departed as u64, Ordering::Relaxed);
+            tracing::debug!(departed, "dropped queued requests whose client left");
+        }
         while self.slots.iter().any(|s| s.active.is_none()) {
-            let idle = self.slots.iter().all(|s| s.active.is_none());
-            let job = if idle {
-                match jobs.recv_timeout(IDLE_TICK) {
-                    Ok(job) => job,
-                    Err(RecvTimeoutError::Timeout) => return true,
-                    Err(RecvTimeoutError::Disconnected) => return false,
-                }
-            } else {
-                match jobs.try_recv() {
-                    Ok(job) => job,
-                    Err(TryRecvError::Empty) => return true,
-                    Err(TryRecvError::Disconnected) => return false,
-                }
+            let Some(job) = self.waiting.pop_front() else {
+                break;
             };
             self.shared.queued.fetch_sub(1, Ordering::Relaxed);
-            if job.events.is_closed() {
-                self.shared.cancelled.fetch_add(1, Ordering::Relaxed);
-                tracing::debug!("dropped a queued request whose client left");
-                continue;
-            }
             self.assign(job);
         }
-        true
+        open || !self.waiting.is_empty()
     }
 
     /// Put a job into the free slot whose cache shares the longest prefix with its prompt.
@@ -263,7 +227,6 @@ impl<'m> Scheduler<'m> {
             next_prompt: keep,
             prompt: job.tokens,
             pending: None,
-            batch_idx: None,
             decoder: Utf8Decoder::default(),
             generated: 0,
             max_tokens: job.max_tokens,
@@ -287,70 +250,54 @@ impl<'m> Scheduler<'m> {
     /// One decode step over all active slots.
     fn step(&mut self) {
         self.cancel_departed();
-        self.batch.clear();
+        let parts = self.plan();
+        batch::decode_isolated(self, &parts);
+    }
+
+    /// This step's parts: generating slots first, one token each, so streams keep flowing;
+    /// then prompt chunks with what is left of the batch.
+    fn plan(&mut self) -> Vec<Part> {
+        let mut parts = Vec::new();
         let mut budget = self.n_batch;
-        // Generating slots first: one token each, so streams keep flowing.
-        for slot in &mut self.slots {
-            let Some(active) = slot.active.as_mut() else {
+        for (index, slot) in self.slots.iter_mut().enumerate() {
+            let Some(token) = slot.active.as_mut().and_then(|a| a.pending.take()) else {
                 continue;
             };
-            let Some(token) = active.pending.take() else {
-                continue;
-            };
-            let pos = slot.cached.len() as i32;
-            if self.batch.add(token, pos, &[slot.seq], true).is_err() {
-                active.pending = Some(token);
+            if budget == 0 {
+                slot.active.as_mut().map(|a| a.pending = Some(token));
                 continue;
             }
-            active.batch_idx = Some(self.batch.n_tokens() - 1);
-            slot.cached.push(token);
             budget -= 1;
+            parts.push(Part {
+                slot: index,
+                seq: slot.seq,
+                pos: slot.cached.len() as i32,
+                tokens: vec![token],
+                logits: true,
+                prompt: false,
+            });
         }
-        // Then prompt chunks with what is left of the batch.
-        for slot in &mut self.slots {
-            let Some(active) = slot.active.as_mut() else {
+        for (index, slot) in self.slots.iter().enumerate() {
+            let Some(active) = slot.active.as_ref() else {
                 continue;
             };
-            if active.first_token.is_some() || active.next_prompt >= active.prompt.len() {
+            let left = active.prompt.len() - active.next_prompt;
+            if active.first_token.is_some() || left == 0 || budget == 0 {
                 continue;
             }
-            let take = budget.min(active.prompt.len() - active.next_prompt);
-            for _ in 0..take {
-                let i = active.next_prompt;
-                let last = i + 1 == active.prompt.len();
-                let pos = slot.cached.len() as i32;
-                if self
-                    .batch
-                    .add(active.prompt[i], pos, &[slot.seq], last)
-                    .is_err()
-                {
-                    break;
-                }
-                if last {
-                    active.batch_idx = Some(self.batch.n_tokens() - 1);
-                }
-                slot.cached.push(active.prompt[i]);
-                active.next_prompt += 1;
-                budget -= 1;
-                self.shared.processed_tokens.fetch_add(1, Ordering::Relaxed);
-            }
+            let take = budget.min(left);
+            budget -= take;
+            let chunk = &active.prompt[active.next_prompt..active.next_prompt + take];
+            parts.push(Part {
+                slot: index,
+                seq: slot.seq,
+                pos: slot.cached.len() as i32,
+                tokens: chunk.to_vec(),
+                logits: take == left,
+                prompt: true,
+            });
         }
-        if self.batch.n_tokens() == 0 {
-            return;
-        }
-        if let Err(e) = self.ctx.decode(&mut self.batch) {
-            self.fail_batch(&e.to_string());
-            return;
-        }
-        for index in 0..self.slots.len() {
-            let idx = self.slots[index]
-                .active
-                .as_mut()
-                .and_then(|a| a.batch_idx.take());
-            if let Some(idx) = idx {
-                self.sample(index, idx);
-            }
-        }
+        parts
     }
 
     /// Cancel requests whose client went away; their slot is free for the next request.
@@ -370,83 +317,6 @@ impl<'m> Scheduler<'m> {
             self.shared.cancelled.fetch_add(1, Ordering::Relaxed);
             tracing::info!(slot = slot.seq, "client left; request cancelled");
         }
-    }
-
-    fn fail_batch(&mut self, why: &str) {
-        tracing::error!(error = why, "decode failed");
-        for slot in &mut self.slots {
-            if let Some(active) = slot.active.take() {
-                active.send(Event::Error(BackendError::Internal(why.to_owned())));
-                slot.trim(&mut self.ctx, 0);
-            }
-        }
-    }
-
-    /// Sample the next token of slot `index` and send its text.
-    fn sample(&mut self, index: usize, idx: i32) {
-        let vocab = self.model.vocab();
-        let slot = &mut self.slots[index];
-        let Some(active) = slot.active.as_mut() else {
-            return;
-        };
-        let token = active.sampler.sample(&self.ctx, idx);
-        active.first_token.get_or_insert_with(Instant::now);
-        if vocab.is_eog(token) {
-            return self.finish(index, FinishReason::Stop, true);
-        }
-        active.generated += 1;
-        self.shared.generated_tokens.fetch_add(1, Ordering::Relaxed);
-        let text = active
-            .decoder
-            .push(&vocab.token_to_piece(token, false, None));
-        match active.stop.push(&text) {
-            StopCheck::Continue(text) => {
-                if !text.is_empty() {
-                    active.send(Event::Text(text));
-                }
-            }
-            StopCheck::Stopped(text) => {
-                if !text.is_empty() {
-                    active.send(Event::Text(text));
-                }
-                return self.finish(index, FinishReason::Stop, false);
-            }
-        }
-        if active.generated >= active.max_tokens || slot.cached.len() >= self.n_ctx_slot {
-            return self.finish(index, FinishReason::Length, true);
-        }
-        active.pending = Some(token);
-    }
-
-    fn finish(&mut self, index: usize, reason: FinishReason, flush: bool) {
-        let Some(mut active) = self.slots[index].active.take() else {
-            return;
-        };
-        if flush {
-            let tail = active.decoder.finish();
-            let (StopCheck::Continue(mut rest) | StopCheck::Stopped(mut rest)) =
-                active.stop.push(&tail);
-            rest.push_str(&active.stop.finish());
-            if !rest.is_empty() {
-                active.send(Event::Text(rest));
-            }
-        }
-        let first = active.first_token.unwrap_or_else(Instant::now);
-        let timings = Timings {
-            queue_us: active.queue_us,
-            prompt_us: first.duration_since(active.assigned).as_micros() as u64,
-            generation_us: first.elapsed().as_micros() as u64,
-        };
-        let usage = Usage {
-            prompt_tokens: active.prompt.len(),
-            completion_tokens: active.generated,
-            cached_tokens: active.reused,
-        };
-        active.send(Event::Done {
-            finish_reason: reason,
-            usage,
-            timings,
-        });
     }
 }
 

@@ -1,0 +1,110 @@
+//! Engine flags shared by `serve`, `bench` and `generate`.
+
+use super::*;
+
+/// Engine flags shared by `serve` and `bench`.
+#[derive(Debug, Args)]
+pub struct EngineArgs {
+    /// GGUF model file [default: <state-dir>/models/model.gguf]
+    #[arg(long, env = "EDGELLM_MODEL", value_name = "PATH")]
+    pub model: Option<PathBuf>,
+
+    /// Model id reported to clients [default: the file name without .gguf]
+    #[arg(long, env = "EDGELLM_MODEL_ID", value_name = "ID")]
+    pub model_id: Option<String>,
+
+    /// Threads for generation [default: number of cores, at most 4]
+    #[arg(long, env = "EDGELLM_THREADS", value_name = "N")]
+    pub threads: Option<u32>,
+
+    /// Threads for prompt processing [default: same as --threads]
+    #[arg(long, env = "EDGELLM_THREADS_BATCH", value_name = "N")]
+    pub threads_batch: Option<u32>,
+
+    /// Context size in tokens, shared by all parallel slots (each gets ctx-size / parallel).
+    #[arg(
+        long,
+        env = "EDGELLM_CTX_SIZE",
+        value_name = "N",
+        default_value_t = 4096
+    )]
+    pub ctx_size: u32,
+
+    /// Most tokens decoded per step (prompt chunks plus one per generating slot).
+    #[arg(
+        long,
+        env = "EDGELLM_BATCH_SIZE",
+        value_name = "N",
+        default_value_t = 256
+    )]
+    pub batch_size: u32,
+
+    /// Micro-batch size; the compute buffer grows with it (the first memory knob on 1 GB boards).
+    #[arg(
+        long,
+        env = "EDGELLM_UBATCH_SIZE",
+        value_name = "N",
+        default_value_t = 128
+    )]
+    pub ubatch_size: u32,
+
+    /// Requests generated at the same time (continuous batching slots).
+    #[arg(long, env = "EDGELLM_PARALLEL", value_name = "N", default_value_t = 2)]
+    pub parallel: u32,
+
+    /// Requests that may wait for a free slot; more get 503 with Retry-After.
+    #[arg(long, env = "EDGELLM_QUEUE", value_name = "N", default_value_t = 8)]
+    pub queue: u32,
+
+    /// Lock the model in RAM so it is never paged out (needs LimitMEMLOCK).
+    #[arg(long, env = "EDGELLM_MLOCK")]
+    pub mlock: bool,
+}
+
+impl EngineArgs {
+    /// Validate and derive the engine settings.
+    pub fn resolve(self, state_dir: &std::path::Path) -> Result<EngineConfig, Error> {
+        let model_path = self
+            .model
+            .unwrap_or_else(|| state_dir.join("models/model.gguf"));
+        let model_id = self.model_id.unwrap_or_else(|| {
+            model_path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "model".into())
+        });
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
+        let threads = at_least("threads", self.threads.unwrap_or(cores.min(4)), 1)?;
+        let threads_batch = at_least("threads-batch", self.threads_batch.unwrap_or(threads), 1)?;
+        let parallel = at_least("parallel", self.parallel, 1)?;
+        let ctx_size = at_least("ctx-size", self.ctx_size, 64)?;
+        if ctx_size / parallel < 64 {
+            return Err(Error::config(
+                "ctx-size",
+                format!(
+                    "{ctx_size} tokens shared by {parallel} slots leaves fewer than 64 per request"
+                ),
+            ));
+        }
+        let batch_size = at_least("batch-size", self.batch_size, parallel.max(8))?;
+        let ubatch_size = at_least("ubatch-size", self.ubatch_size, 1)?;
+        if ubatch_size > batch_size {
+            return Err(Error::config(
+                "ubatch-size",
+                format!("must not exceed --batch-size ({batch_size}), got {ubatch_size}"),
+            ));
+        }
+        Ok(EngineConfig {
+            model_path,
+            model_id,
+            threads,
+            threads_batch,
+            ctx_size,
+            batch_size,
+            ubatch_size,
+            parallel,
+            queue: at_least("queue", self.queue, 1)?,
+            mlock: self.mlock,
+        })
+    }
+}
