@@ -277,6 +277,7 @@ impl ServeConfig {
         let queue = u64::from(args.engine.queue);
         let engine = args.engine.resolve(&state_dir)?;
         let connection = args.connection.resolve()?;
+        let body_timeout = connection.body_timeout;
         let cors_origins = args
             .cors_origins
             .iter()
@@ -428,6 +429,7 @@ impl ServeConfig {
                 max_body_bytes: args.max_body_bytes,
                 max_tokens_cap: args.max_tokens,
                 queue_capacity: queue,
+                body_timeout,
             },
             state_dir,
             tls_names: args.tls_names,

@@ -1,4 +1,3 @@
-
 use super::*;
 
 fn serve(args: &[&str]) -> Result<ServeConfig, Error> {

@@ -13,7 +13,8 @@
 //!   its generation cancelled, so unread answers do not pile up;
 //! - accept errors (e.g. out of file descriptors) back off instead of spinning.
 //!
-//! Request-body read timeouts are a tower-http layer on the router (see `serve`).
+//! The request-body deadline (`--body-timeout`) is applied where bodies are read
+//! (`edgellm_api::json::JsonBody`).
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -97,9 +97,7 @@ async fn serve(config: ServeConfig) -> Result<(), Error> {
             config.max_client_requests,
         )),
     };
-    let app = edgellm_api::router(state).layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
-        config.connection.body_timeout,
-    ));
+    let app = edgellm_api::router(state);
     let tls = Arc::new(edgellm_tls::server_config(certs.resolver, certs.acme)?);
     if let Some(redirect_addr) = config.redirect_listen {
         let plain = tokio::net::TcpListener::bind(redirect_addr)

@@ -6,6 +6,8 @@
 //! other.
 #![allow(dead_code)]
 
+pub mod raw;
+
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

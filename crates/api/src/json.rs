@@ -25,7 +25,14 @@ impl FromRequest<AppState> for JsonBody {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
-        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+        // One deadline for the whole body: a client trickling a byte at a time must not
+        // hold its connection (and a request slot) for ever.
+        let limit = state.limits.body_timeout;
+        let read = tokio::time::timeout(limit, Bytes::from_request(req, state)).await;
+        let read = read.map_err(|_| ApiError::BodyTimeout {
+            seconds: limit.as_secs(),
+        })?;
+        let bytes = read.map_err(|rejection| {
             if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 ApiError::PayloadTooLarge {
                     limit: state.limits.max_body_bytes,

@@ -19,6 +19,8 @@ pub struct ApiLimits {
     pub max_tokens_cap: Option<u32>,
     /// Requests the engine queues before refusing; readiness reports "queue_full" there.
     pub queue_capacity: u64,
+    /// Time a request body may take to arrive in full.
+    pub body_timeout: std::time::Duration,
 }
 
 impl Default for ApiLimits {
@@ -27,6 +29,7 @@ impl Default for ApiLimits {
             max_body_bytes: 1024 * 1024,
             max_tokens_cap: None,
             queue_capacity: 8,
+            body_timeout: std::time::Duration::from_secs(30),
         }
     }
 }
