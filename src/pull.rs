@@ -54,7 +54,7 @@ pub fn main(options: PullOptions) -> Result<(), Error> {
         options.url,
         target.display()
     );
-    download(&options.url, &partial, options.size)?;
+    download(&options.url, &partial, options.size, options.max_bytes)?;
     let got = sha256_file(&partial)?;
     if got != options.sha256 {
         let _ = std::fs::remove_file(&partial);
@@ -69,8 +69,11 @@ pub fn main(options: PullOptions) -> Result<(), Error> {
     Ok(())
 }
 
-/// Download `url` into `partial`, resuming from its current length.
-fn download(url: &str, partial: &Path, size: Option<u64>) -> Result<(), Error> {
+/// Download `url` into `partial`, resuming from its current length. The transfer is
+/// bounded by the known size, else the Content-Length, else `max_bytes`. A failure that a
+/// retry cannot fix (too large, disk full, wrong size) deletes the partial file; an
+/// interrupted transfer keeps it, to resume.
+fn download(url: &str, partial: &Path, size: Option<u64>, max_bytes: u64) -> Result<(), Error> {
     let client = reqwest::blocking::Client::builder()
         .connect_timeout(Duration::from_secs(30))
         .timeout(None)
@@ -82,16 +85,10 @@ fn download(url: &str, partial: &Path, size: Option<u64>) -> Result<(), Error> {
         request = request.header(RANGE, format!("bytes={have}-"));
     }
     let mut response = request.send().map_err(|e| fail(format!("{url}: {e}")))?;
-    let (mut file, start) = match response.status() {
-        StatusCode::PARTIAL_CONTENT if have > 0 && resumes_at(&response, have) => (
-            OpenOptions::new()
-                .append(true)
-                .open(partial)
-                .map_err(|e| io(partial, e))?,
-            have,
-        ),
+    let start = match response.status() {
+        StatusCode::PARTIAL_CONTENT if have > 0 && resumes_at(&response, have) => have,
         StatusCode::RANGE_NOT_SATISFIABLE if have > 0 => return Ok(()),
-        s if s.is_success() => (File::create(partial).map_err(|e| io(partial, e))?, 0),
+        s if s.is_success() => 0,
         s => return Err(fail(format!("{url}: HTTP {s}"))),
     };
     let total = response
@@ -106,6 +103,17 @@ fn download(url: &str, partial: &Path, size: Option<u64>) -> Result<(), Error> {
             )));
         }
     }
+    let limit = size.or(total).unwrap_or(max_bytes);
+    let mut file = if start > 0 {
+        OpenOptions::new().append(true).open(partial)
+    } else {
+        File::create(partial)
+    }
+    .map_err(|e| io(partial, e))?;
+    let discard = |why: String| {
+        let _ = std::fs::remove_file(partial);
+        fail(format!("{why}; the partial download was deleted"))
+    };
     let bar = total.map_or_else(ProgressBar::no_length, ProgressBar::new);
     bar.set_style(
         ProgressStyle::with_template("{bytes}/{total_bytes} {wide_bar} {bytes_per_sec} eta {eta}")
@@ -126,10 +134,17 @@ fn download(url: &str, partial: &Path, size: Option<u64>) -> Result<(), Error> {
         if n == 0 {
             break;
         }
-        file.write_all(&buf[..n]).map_err(|e| io(partial, e))?;
+        if bar.position() + n as u64 > limit {
+            return Err(discard(format!(
+                "{url} sent more than {limit} bytes (set --max-bytes for larger files)"
+            )));
+        }
+        file.write_all(&buf[..n])
+            .map_err(|e| discard(format!("cannot write {}: {e}", partial.display())))?;
         bar.inc(n as u64);
     }
-    file.sync_all().map_err(|e| io(partial, e))?;
+    file.sync_all()
+        .map_err(|e| discard(format!("cannot write {}: {e}", partial.display())))?;
     bar.finish_and_clear();
     if let Some(total) = total {
         if bar.position() < total {

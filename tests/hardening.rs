@@ -12,16 +12,6 @@ use common::raw;
 use common::{greedy_chat, metric, Server};
 use serde_json::{json, Value};
 
-fn client_from(server: &Server, source: &str) -> reqwest::blocking::Client {
-    reqwest::blocking::Client::builder()
-        .tls_built_in_root_certs(false)
-        .add_root_certificate(reqwest::Certificate::from_pem(&server.ca_pem()).unwrap())
-        .local_address(source.parse::<IpAddr>().unwrap())
-        .timeout(Duration::from_secs(120))
-        .build()
-        .unwrap()
-}
-
 fn alive(server: &mut Server) {
     let r = server
         .blocking_client()
@@ -643,7 +633,11 @@ fn signals_hup_is_harmless_and_a_second_term_or_the_drain_timeout_ends_it() {
         tokio::time::sleep(Duration::from_millis(500)).await;
         let t = Instant::now();
         kill(server.pid(), "-TERM");
-        wait_exit(&mut server, Duration::from_secs(10));
+        assert!(
+            server.wait_exit(Duration::from_secs(10)).is_some(),
+            "{}",
+            server.log()
+        );
         t.elapsed()
     });
     assert!(exited_after < Duration::from_secs(5), "{exited_after:?}");
@@ -662,25 +656,15 @@ fn signals_hup_is_harmless_and_a_second_term_or_the_drain_timeout_ends_it() {
         kill(server.pid(), "-TERM");
         // Keep reading, as a client would.
         tokio::spawn(async move { while let Ok(Some(_)) = r.chunk().await {} });
-        wait_exit(&mut server, Duration::from_secs(20));
+        assert!(
+            server.wait_exit(Duration::from_secs(20)).is_some(),
+            "{}",
+            server.log()
+        );
         t.elapsed()
     });
     assert!(
         exited_after < Duration::from_secs(5),
         "a 2 s drain took {exited_after:?}"
     );
-}
-
-fn wait_exit(server: &mut Server, limit: Duration) {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if !std::path::Path::new(&format!("/proc/{}", server.pid())).exists()
-            || std::fs::read_to_string(format!("/proc/{}/stat", server.pid()))
-                .is_ok_and(|s| s.contains(") Z "))
-        {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("still running after {limit:?}:\n{}", server.log());
 }

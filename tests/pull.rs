@@ -157,3 +157,47 @@ fn without_a_url_it_fetches_the_pinned_default_model() {
     let help = String::from_utf8_lossy(&help.stdout);
     assert!(help.contains("Qwen2.5-0.5B-Instruct Q4_K_M"), "{help}");
 }
+
+/// A server that sends no Content-Length and never stops: the download is bounded by
+/// --max-bytes and the partial file is deleted, so the disk does not fill up.
+#[test]
+fn an_endless_download_without_content_length_is_bounded_and_cleaned_up() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/endless.gguf", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        if let Some(Ok(mut stream)) = listener.incoming().next() {
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            while reader.read_line(&mut line).unwrap_or(0) > 0 && line != "\r\n" {
+                line.clear();
+            }
+            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n");
+            let chunk = vec![b'x'; 64 * 1024];
+            // At most 64 MiB, so a broken bound fails the test instead of filling the disk.
+            for _ in 0..1024 {
+                if stream.write_all(&chunk).is_err() {
+                    break;
+                }
+            }
+        }
+    });
+    let dir = TempDir::new("pull-endless");
+    let out = Command::new(binary())
+        .args([
+            "pull",
+            &url,
+            "--sha256",
+            MODEL_SHA256,
+            "--max-bytes",
+            "1000000",
+            "--models-dir",
+        ])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("more than 1000000 bytes"), "{stderr}");
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}

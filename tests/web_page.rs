@@ -27,10 +27,15 @@ fn the_chat_page_streams_stops_remembers_and_escapes() {
         .header("accept", "text/html")
         .send()
         .unwrap();
-    assert!(page.headers()["content-security-policy"]
+    let csp = page.headers()["content-security-policy"]
         .to_str()
         .unwrap()
-        .contains("default-src 'none'"));
+        .to_owned();
+    assert!(csp.contains("default-src 'none'"), "{csp}");
+    // The page's script runs by its hash (the browser test below proves it runs), never
+    // by 'unsafe-inline'.
+    assert!(csp.contains("script-src 'sha256-"), "{csp}");
+    assert!(!csp.contains("script-src 'unsafe-inline'"), "{csp}");
     assert!(page.text().unwrap().contains("<title>edgellm</title>"));
 
     let target = std::env::var("CARGO_TARGET_DIR")

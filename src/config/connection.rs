@@ -57,6 +57,16 @@ pub struct ConnectionArgs {
     )]
     pub max_streams_per_connection: u32,
 
+    /// Most open connections from one client address (an IPv6 /64); further ones are
+    /// closed at once, so one host cannot take every connection.
+    #[arg(
+        long,
+        env = "EDGELLM_MAX_CONNECTIONS_PER_CLIENT",
+        value_name = "N",
+        default_value_t = 32
+    )]
+    pub max_connections_per_client: u32,
+
     /// Most open client connections; further clients wait in the kernel's accept queue.
     #[arg(
         long,
@@ -76,6 +86,7 @@ pub struct ConnectionLimits {
     pub write_timeout: Duration,
     pub max_streams: u32,
     pub max_connections: usize,
+    pub max_connections_per_client: usize,
 }
 
 impl ConnectionArgs {
@@ -106,6 +117,7 @@ impl ConnectionArgs {
             write_timeout: secs("write-timeout", self.write_timeout)?,
             max_streams: self.max_streams_per_connection,
             max_connections: self.max_connections as usize,
+            max_connections_per_client: self.max_connections_per_client.max(1) as usize,
         })
     }
 }

@@ -35,6 +35,10 @@ pub struct PullArgs {
     /// Models directory [default: <state-dir>/models].
     #[arg(long, env = "EDGELLM_MODELS_DIR", value_name = "DIR")]
     pub models_dir: Option<PathBuf>,
+    /// Largest download accepted when the server sends no Content-Length and the size is
+    /// not known in advance, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = 20 * (1 << 30))]
+    pub max_bytes: u64,
     #[command(flatten)]
     pub state_dir: StateDirArg,
 }
@@ -47,6 +51,8 @@ pub struct PullOptions {
     pub name: String,
     /// Size the file must have, when known in advance (the default model).
     pub size: Option<u64>,
+    /// Bound on the download when neither `size` nor a Content-Length is known.
+    pub max_bytes: u64,
     pub models_dir: PathBuf,
 }
 
@@ -108,6 +114,7 @@ impl PullArgs {
             sha256,
             name,
             size,
+            max_bytes: self.max_bytes,
             models_dir,
         })
     }

@@ -197,7 +197,8 @@ pub struct ServeArgs {
     )]
     pub thermal_hysteresis_celsius: f64,
 
-    /// Temperature file to watch [default: the hottest /sys/class/thermal zone].
+    /// Temperature file to watch [default: the CPU zone of /sys/class/thermal by name, else
+    /// the hottest plausible zone].
     #[arg(long, env = "EDGELLM_THERMAL_SENSOR", value_name = "PATH")]
     pub thermal_sensor: Option<PathBuf>,
 

@@ -1,7 +1,8 @@
 //! The accept loop shared by the HTTPS listener and the plain-HTTP redirect listener, with
 //! every connection limit a device on a LAN needs:
 //!
-//! - a cap on open connections (a semaphore; further clients wait in the kernel's queue);
+//! - a cap on open connections (a semaphore; further clients wait in the kernel's queue),
+//!   and per client address (an IPv6 /64), beyond which a connection is closed at once;
 //! - TCP keepalive on accepted sockets (socket2), so dead peers are noticed;
 //! - one deadline from accept to the end of the first request's headers, TLS handshake
 //!   included, on HTTP/1.1 and HTTP/2 alike; HTTP/1.1's later requests get hyper's header
@@ -36,6 +37,7 @@ use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
 use crate::config::ConnectionLimits;
+use edgellm_api::guard::clients::ClientSlots;
 
 /// Pause after a failed accept (e.g. out of file descriptors) before trying again.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
@@ -71,6 +73,7 @@ pub async fn serve(
 ) {
     let graceful = GracefulShutdown::new();
     let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
+    let per_client = Arc::new(ClientSlots::new(Some(limits.max_connections_per_client)));
     tokio::pin!(shutdown);
     let deadline = loop {
         let permit = tokio::select! {
@@ -91,6 +94,11 @@ pub async fn serve(
             },
             deadline = &mut shutdown => break deadline,
         };
+        let key = edgellm_api::guard::ratelimit::client_key(peer.ip(), &Default::default(), &[]);
+        let Some(client_permit) = per_client.try_acquire(key) else {
+            tracing::debug!(%peer, "too many connections from this client; closed");
+            continue;
+        };
         let connection = Connection {
             transport: transport.clone(),
             app: app.clone(),
@@ -99,7 +107,7 @@ pub async fn serve(
         };
         let watcher = graceful.watcher();
         tokio::spawn(async move {
-            let _permit = permit;
+            let _permits = (permit, client_permit);
             connection.run(tcp, watcher).await;
         });
     };

@@ -292,6 +292,20 @@ impl Server {
         self.child.id()
     }
 
+    /// Wait (up to `limit`) for the process to exit by itself; its exit code.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<i32> {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.code();
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// Send SIGTERM and wait for the exit code.
     pub fn terminate(&mut self) -> Option<i32> {
         let _ = Command::new("kill")

@@ -33,12 +33,14 @@ impl StopMatcher {
             return StopCheck::Continue(text.to_owned());
         }
         self.held.push_str(text);
+        // The stop that completes first in the stream (earliest end; of two ending at the
+        // same place, the longer), whatever the pieces were: as if fed byte by byte.
         let first_match = self
             .stops
             .iter()
-            .filter_map(|s| self.held.find(s.as_str()))
+            .filter_map(|s| self.held.find(s.as_str()).map(|at| (at + s.len(), at)))
             .min();
-        if let Some(at) = first_match {
+        if let Some((_, at)) = first_match {
             let out = self.held[..at].to_owned();
             self.held.clear();
             return StopCheck::Stopped(out);

@@ -29,6 +29,51 @@ pub struct ThermalConfig {
 pub struct ThermalGuard {
     config: ThermalConfig,
     hot: AtomicBool,
+    /// The sensor read when none is configured, chosen once at start.
+    zone: Sensor,
+}
+
+/// Where readings come from.
+#[derive(Debug, Clone, PartialEq)]
+enum Sensor {
+    /// A configured file, or the SoC's CPU zone found by its name.
+    File(PathBuf),
+    /// No CPU zone: the hottest plausible zone at each reading.
+    Hottest(PathBuf),
+}
+
+/// Zone types that name the SoC's CPU: Raspberry Pi ("cpu-thermal"), Jetson ("CPU-therm"),
+/// many other ARM boards ("cpu0-thermal", "cpu_thermal"), x86 ("x86_pkg_temp").
+const CPU_ZONE_TYPES: &[&str] = &["cpu-thermal", "cpu_thermal", "cpu-therm", "x86_pkg_temp"];
+/// Readings outside this range are bogus (unpopulated sensors report -273, 0 or 255 °C).
+const PLAUSIBLE_CELSIUS: std::ops::RangeInclusive<f64> = 1.0..=150.0;
+
+/// Pick the sensor under a sysfs thermal directory: the CPU zone by name, else the hottest.
+fn choose_zone(zones: &std::path::Path) -> Sensor {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(zones)
+        .map(|d| d.filter_map(Result::ok).map(|e| e.path()).collect())
+        .unwrap_or_default();
+    entries.sort();
+    for zone in &entries {
+        let kind = std::fs::read_to_string(zone.join("type")).unwrap_or_default();
+        let kind = kind.trim().to_ascii_lowercase();
+        let named_cpu = CPU_ZONE_TYPES.iter().any(|t| kind == *t)
+            || (kind.starts_with("cpu") && kind.contains("therm"));
+        if named_cpu && read_file(&zone.join("temp")).is_some() {
+            tracing::info!(zone = %zone.display(), kind, "thermal guard reads the CPU zone");
+            return Sensor::File(zone.join("temp"));
+        }
+    }
+    tracing::warn!(
+        dir = %zones.display(),
+        "no CPU thermal zone found by name; the thermal guard reads the hottest plausible zone (set --thermal-sensor to choose one)"
+    );
+    Sensor::Hottest(zones.to_path_buf())
+}
+
+fn read_file(path: &std::path::Path) -> Option<f64> {
+    parse_temperature(&std::fs::read_to_string(path).ok()?)
+        .filter(|c| PLAUSIBLE_CELSIUS.contains(c))
 }
 
 /// Called with `true` when an episode starts and `false` when it ends (e.g. to slow the engine).
@@ -36,9 +81,19 @@ pub type OnChange = Box<dyn Fn(bool) + Send + Sync>;
 
 impl ThermalGuard {
     pub fn new(config: ThermalConfig) -> Arc<Self> {
+        Self::with_zones(config, std::path::Path::new(THERMAL_ZONES))
+    }
+
+    fn with_zones(config: ThermalConfig, zones: &std::path::Path) -> Arc<Self> {
+        let zone = match (&config.sensor, config.limit_celsius) {
+            (Some(path), _) => Sensor::File(path.clone()),
+            (None, Some(_)) => choose_zone(zones),
+            (None, None) => Sensor::Hottest(zones.to_path_buf()),
+        };
         Arc::new(Self {
             config,
             hot: AtomicBool::new(false),
+            zone,
         })
     }
 
@@ -49,13 +104,12 @@ impl ThermalGuard {
 
     /// The current reading in °C, if a sensor answers.
     pub fn read_celsius(&self) -> Option<f64> {
-        match &self.config.sensor {
-            Some(path) => parse_temperature(&std::fs::read_to_string(path).ok()?),
-            None => std::fs::read_dir(THERMAL_ZONES)
+        match &self.zone {
+            Sensor::File(path) => read_file(path),
+            Sensor::Hottest(dir) => std::fs::read_dir(dir)
                 .ok()?
                 .filter_map(Result::ok)
-                .filter_map(|zone| std::fs::read_to_string(zone.path().join("temp")).ok())
-                .filter_map(|s| parse_temperature(&s))
+                .filter_map(|zone| read_file(&zone.path().join("temp")))
                 .reduce(f64::max),
         }
     }
@@ -135,6 +189,56 @@ mod tests {
         assert_eq!(g.update(77.0), None, "still within the hysteresis band");
         assert_eq!(g.update(74.9), Some(false));
         assert!(!g.is_hot());
+    }
+
+    fn zones(list: &[(&str, &str)]) -> PathBuf {
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "edgellm-zones-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        for (i, (kind, temp)) in list.iter().enumerate() {
+            let z = dir.join(format!("thermal_zone{i}"));
+            std::fs::create_dir_all(&z).unwrap();
+            std::fs::write(z.join("type"), format!("{kind}\n")).unwrap();
+            std::fs::write(z.join("temp"), format!("{temp}\n")).unwrap();
+        }
+        dir
+    }
+
+    #[test]
+    fn the_cpu_zone_is_chosen_by_name_and_bogus_zones_are_ignored() {
+        let config = ThermalConfig {
+            limit_celsius: Some(80.0),
+            hysteresis_celsius: 5.0,
+            sensor: None,
+            poll: Duration::from_secs(1),
+        };
+        // Pi 5: a bogus 255 C zone must not trip the guard; the CPU zone reads 48.3.
+        let pi = zones(&[("rp1_adc", "255000"), ("cpu-thermal", "48312")]);
+        let g = ThermalGuard::with_zones(config.clone(), &pi);
+        assert_eq!(g.read_celsius(), Some(48.312));
+        // Jetson names its zones in upper case.
+        let jetson = zones(&[
+            ("GPU-therm", "51000"),
+            ("CPU-therm", "47500"),
+            ("PMIC-Die", "100000"),
+        ]);
+        assert_eq!(
+            ThermalGuard::with_zones(config.clone(), &jetson).read_celsius(),
+            Some(47.5)
+        );
+        // No CPU zone: the hottest plausible one (not the -273 or 255 C ones).
+        let other = zones(&[("acpitz", "-273200"), ("soc", "61000"), ("junk", "255000")]);
+        assert_eq!(
+            ThermalGuard::with_zones(config, &other).read_celsius(),
+            Some(61.0)
+        );
+        for d in [pi, jetson, other] {
+            std::fs::remove_dir_all(d).unwrap();
+        }
     }
 
     #[test]

@@ -264,7 +264,9 @@ impl<'m> Scheduler<'m> {
                 continue;
             };
             if budget == 0 {
-                slot.active.as_mut().map(|a| a.pending = Some(token));
+                if let Some(a) = slot.active.as_mut() {
+                    a.pending = Some(token);
+                }
                 continue;
             }
             budget -= 1;
