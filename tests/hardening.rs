@@ -223,6 +223,11 @@ fn a_flood_of_idle_sockets_on_the_redirect_port_does_not_stop_https() {
         .and_then(|s| s.split_whitespace().next())
         .and_then(|s| s.parse().ok())
         .expect("redirect port in the log");
+    // One idle connection on the redirect port is closed at the first-request deadline
+    // (it used to stay open for ever).
+    let mut lone = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    lone.set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
     let idle: Vec<TcpStream> = (0..300)
         .filter_map(|_| TcpStream::connect(("127.0.0.1", port)).ok())
         .collect();
@@ -234,8 +239,12 @@ fn a_flood_of_idle_sockets_on_the_redirect_port_does_not_stop_https() {
         .send()
         .unwrap();
     assert_eq!(r.status(), 200);
+    assert!(
+        raw::closed_within(&mut lone, Duration::from_secs(8)),
+        "an idle plain-HTTP connection was never closed"
+    );
     // After the first-request deadline the idle ones are gone and redirects work again.
-    std::thread::sleep(Duration::from_secs(4));
+    std::thread::sleep(Duration::from_secs(1));
     let plain = reqwest::blocking::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(10))

@@ -142,12 +142,24 @@ impl Server {
             "server-{}.log",
             LOG_N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
         ));
+        // A read-only state dir (fault tests) gets its log next to it instead.
+        let (log, log_file) = match std::fs::File::create(&log) {
+            Ok(f) => (log, f),
+            Err(_) => {
+                let elsewhere = std::env::temp_dir().join(format!(
+                    "edgellm-test-log-{}-{}.log",
+                    std::process::id(),
+                    LOG_N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+                ));
+                let f = std::fs::File::create(&elsewhere).unwrap();
+                (elsewhere, f)
+            }
+        };
         let model = model_path();
-        let mut args: Vec<String> = vec![
-            "serve".into(),
-            "--model".into(),
-            model.display().to_string(),
-        ];
+        let mut args: Vec<String> = vec!["serve".into()];
+        if !extra.contains(&"--model") {
+            args.extend(["--model".into(), model.display().to_string()]);
+        }
         if !extra.contains(&"--listen") {
             args.extend(["--listen", "127.0.0.1:0"].map(String::from));
         }
@@ -177,7 +189,7 @@ impl Server {
             .envs(DEFAULT_ENV.iter().copied())
             .envs(env)
             .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
+            .stderr(log_file)
             .spawn()
             .expect("start edgellm");
         let mut server = Server {

@@ -5,6 +5,7 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
+use serde::Deserialize;
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -46,6 +47,16 @@ impl FromRequest<AppState> for JsonBody {
         })?;
         Ok(JsonBody(bytes))
     }
+}
+
+/// For `#[serde(deserialize_with)]`: `null` means the same as an absent field (clients
+/// written against OpenAI's schema send `"stream": null`).
+pub fn null_as_default<'de, D, T>(de: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Default + serde::Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(de)?.unwrap_or_default())
 }
 
 /// Parse a body, reporting the JSON path of a wrong field.

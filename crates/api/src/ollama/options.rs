@@ -28,7 +28,7 @@ pub struct OllamaCommon {
     #[serde(default)]
     pub model: Option<String>,
     /// Ollama streams unless told otherwise.
-    #[serde(default = "yes")]
+    #[serde(default = "yes", deserialize_with = "null_as_yes")]
     pub stream: bool,
     #[serde(default)]
     pub options: Options,
@@ -39,6 +39,11 @@ pub struct OllamaCommon {
 
 fn yes() -> bool {
     true
+}
+
+/// `"stream": null` is Ollama's default, streaming.
+fn null_as_yes<'de, D: serde::Deserializer<'de>>(de: D) -> Result<bool, D::Error> {
+    Ok(Option::<bool>::deserialize(de)?.unwrap_or(true))
 }
 
 impl OllamaCommon {
