@@ -168,21 +168,13 @@ fn a_sigkill_mid_stream_and_a_restart_keep_the_state() {
     let ca = server.ca_pem();
     let leaf = std::fs::read(server.state.path().join("tls/leaf.pem")).unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(async {
-        let mut r = server
-            .client()
-            .post(server.url("/v1/chat/completions"))
-            .json(&greedy_chat(
-                "Write a long story.",
-                json!({ "max_tokens": 300, "stream": true }),
-            ))
-            .send()
-            .await
-            .unwrap();
-        let _ = r.chunk().await.unwrap();
-        // stop_keep_state kills with SIGKILL while the stream is being written.
-    });
+    // Keep the stream open: the SIGKILL (stop_keep_state) lands while it is being written.
+    let stream = rt.block_on(server.stream_started(&greedy_chat(
+        "Write a long story.",
+        json!({ "max_tokens": 300, "stream": true }),
+    )));
     let state = server.stop_keep_state();
+    drop(stream);
     let again = Server::spawn_in(state, &[], &[]);
     again.wait_ready();
     assert_eq!(again.ca_pem(), ca, "the CA survived");

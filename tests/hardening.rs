@@ -5,7 +5,7 @@
 mod common;
 
 use std::io::{Read, Write};
-use std::net::{IpAddr, TcpStream};
+use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use common::raw;
@@ -473,17 +473,12 @@ fn stream_logs_record_the_real_duration_and_abandoned_streams() {
     // A client that leaves mid-stream: logged as aborted, counted as 499.
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let mut r = server
-            .client()
-            .post(server.url("/v1/chat/completions"))
-            .json(&greedy_chat(
+        let r = server
+            .stream_started(&greedy_chat(
                 "Write a long story.",
                 json!({ "max_tokens": 400, "stream": true }),
             ))
-            .send()
-            .await
-            .unwrap();
-        let _ = r.chunk().await.unwrap();
+            .await;
         drop(r);
     });
     let line = wait_for_request_line(&server, "/v1/chat/completions", 2);
@@ -566,12 +561,7 @@ fn one_client_cannot_hold_everything_and_abandoned_queued_requests_free_the_queu
         assert_eq!(e["error"]["code"], "too_many_concurrent_requests");
 
         // Another address queues behind it, then leaves.
-        let b = reqwest::Client::builder()
-            .tls_built_in_root_certs(false)
-            .add_root_certificate(reqwest::Certificate::from_pem(&server.ca_pem()).unwrap())
-            .local_address("127.0.0.2".parse::<IpAddr>().unwrap())
-            .build()
-            .unwrap();
+        let b = server.client_from("127.0.0.2");
         let queued = b
             .post(server.url("/v1/chat/completions"))
             .json(&long)
@@ -582,12 +572,7 @@ fn one_client_cannot_hold_everything_and_abandoned_queued_requests_free_the_queu
         drop(queued);
         tokio::time::sleep(Duration::from_millis(500)).await;
         // A third address finds the queue free again (it was full with the abandoned one).
-        let c = reqwest::Client::builder()
-            .tls_built_in_root_certs(false)
-            .add_root_certificate(reqwest::Certificate::from_pem(&server.ca_pem()).unwrap())
-            .local_address("127.0.0.3".parse::<IpAddr>().unwrap())
-            .build()
-            .unwrap();
+        let c = server.client_from("127.0.0.3");
         let third = c
             .post(server.url("/v1/chat/completions"))
             .json(&greedy_chat(
@@ -630,14 +615,7 @@ fn signals_hup_is_harmless_and_a_second_term_or_the_drain_timeout_ends_it() {
     alive(&mut server);
     let rt = tokio::runtime::Runtime::new().unwrap();
     let exited_after = rt.block_on(async {
-        let mut r = server
-            .client()
-            .post(server.url("/v1/chat/completions"))
-            .json(&long)
-            .send()
-            .await
-            .unwrap();
-        let _ = r.chunk().await.unwrap();
+        let _stream = server.stream_started(&long).await;
         kill(server.pid(), "-TERM");
         tokio::time::sleep(Duration::from_millis(500)).await;
         let t = Instant::now();
@@ -653,14 +631,7 @@ fn signals_hup_is_harmless_and_a_second_term_or_the_drain_timeout_ends_it() {
 
     let mut server = Server::start(&["--drain-timeout", "2"]);
     let exited_after = rt.block_on(async {
-        let mut r = server
-            .client()
-            .post(server.url("/v1/chat/completions"))
-            .json(&long)
-            .send()
-            .await
-            .unwrap();
-        let _ = r.chunk().await.unwrap();
+        let mut r = server.stream_started(&long).await;
         let t = Instant::now();
         kill(server.pid(), "-TERM");
         // Keep reading, as a client would.

@@ -281,6 +281,32 @@ impl Server {
             .unwrap()
     }
 
+    /// An async client that trusts this server's CA and connects from `source`
+    /// (a loopback address such as 127.0.0.2), to act as another client.
+    pub fn client_from(&self, source: &str) -> reqwest::Client {
+        reqwest::Client::builder()
+            .tls_built_in_root_certs(false)
+            .add_root_certificate(reqwest::Certificate::from_pem(&self.ca_pem()).unwrap())
+            .local_address(source.parse::<std::net::IpAddr>().unwrap())
+            .timeout(Duration::from_secs(300))
+            .build()
+            .unwrap()
+    }
+
+    /// POST a streamed chat and return the response once its first chunk has arrived.
+    pub async fn stream_started(&self, body: &serde_json::Value) -> reqwest::Response {
+        let mut r = self
+            .client()
+            .post(self.url("/v1/chat/completions"))
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let _ = r.chunk().await.unwrap();
+        r
+    }
+
     pub fn blocking_client(&self) -> reqwest::blocking::Client {
         reqwest::blocking::Client::builder()
             .tls_built_in_root_certs(false)
