@@ -15,3 +15,15 @@ if [ -n "$out" ]; then
     exit 1
 fi
 echo "yocto: oelint-adv clean"
+# kas files against the schema shipped in the kas package.
+"$venv/bin/python" -c "import kas" 2>/dev/null || "$venv/bin/pip" install --quiet --disable-pip-version-check kas >&2
+"$venv/bin/python" - yocto/meta-edgellm/kas/*.yml <<'PY'
+import json, pathlib, sys
+import jsonschema, kas, yaml
+schema = json.loads((pathlib.Path(kas.__file__).parent / "schema-kas.json").read_text())
+for f in sys.argv[1:]:
+    jsonschema.validate(yaml.safe_load(pathlib.Path(f).read_text()), schema)
+print(f"yocto: {len(sys.argv) - 1} kas files match the kas schema")
+PY
+# bitbake itself: parse, dry runs for Pi 5 and Pi 4, and the recipe's variables.
+bash tests/check-bitbake.sh

@@ -2,13 +2,16 @@
 # Install what building and testing edgellm needs on Debian/Ubuntu, if missing:
 # cmake + clang/libclang (llama.cpp and its bindgen), promtool (from prometheus, to check
 # /metrics), pebble (a test ACME CA), systemd (systemd-analyze), chromium + playwright-core
-# (the chat page), a venv with the openai and ollama Python clients, rustfmt and clippy.
+# (the chat page), a venv with the openai and ollama Python clients, rustfmt and clippy,
+# bitbake's host tools and locale.
 # `tests/setup.sh build` installs only what building and running the daemon needs.
 # Safe to run repeatedly.
 set -euo pipefail
 mode="${1:-all}"
 
 packages=(cmake clang libclang-dev pkg-config ca-certificates prometheus pebble systemd chromium)
+# bitbake's host tools and its en_US.UTF-8 locale (tests/check-bitbake.sh).
+packages+=(chrpath cpio diffstat gawk lz4 zstd file locales)
 python3 -m pip --version >/dev/null 2>&1 || packages+=(python3-pip)
 python3 -m venv --help >/dev/null 2>&1 || packages+=(python3-venv)
 # node/npm usually come with the machine; only install Debian's when missing.
@@ -27,6 +30,13 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
 [ "$mode" = build ] && exit 0
+
+if ! locale -a 2>/dev/null | grep -qi '^en_US.utf8$'; then
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    grep -q '^en_US.UTF-8 UTF-8' /etc/locale.gen 2>/dev/null || echo 'en_US.UTF-8 UTF-8' | $sudo tee -a /etc/locale.gen >/dev/null
+    $sudo locale-gen >/dev/null
+fi
 
 # The official Python clients, for the client compatibility tests.
 venv="${EDGELLM_TEST_VENV:-$HOME/.cache/edgellm/venv}"

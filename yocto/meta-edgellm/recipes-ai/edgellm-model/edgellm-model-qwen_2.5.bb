@@ -16,7 +16,6 @@ MODEL_FILE = "qwen2.5-0.5b-instruct-q4_k_m.gguf"
 SRC_URI = "https://huggingface.co/Qwen/Qwen2.5-0.5B-Instruct-GGUF/resolve/${MODEL_REVISION}/${MODEL_FILE};downloadfilename=${MODEL_REVISION}-${MODEL_FILE}"
 SRC_URI[sha256sum] = "74a4da8c9fdbcd15bd1f6d01d621410d31c6fc00986f5eb687824e7b93d7a9db"
 
-UNPACKDIR ??= "${WORKDIR}"
 S = "${UNPACKDIR}"
 
 inherit allarch

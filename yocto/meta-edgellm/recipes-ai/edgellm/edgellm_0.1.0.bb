@@ -9,12 +9,14 @@ LIC_FILES_CHKSUM = "file://Cargo.toml;beginline=8;endline=8;md5=86b31c7756a1a796
 
 DEPENDS += "clang-native cmake-native"
 
-SRC_URI = "git://github.com/edgellm/edgellm.git;protocol=https;branch=main"
-# Pin a release commit here; the crates below are generated from that commit's Cargo.lock.
-SRCREV = "0000000000000000000000000000000000000000"
+# A release: the tag and its commit, and the crates of that commit's Cargo.lock. Set all
+# three with `tests/yocto-release.sh TAG` (see README: Releases). To build a working tree
+# instead, use externalsrc (README: Building the working tree).
+EDGELLM_TAG = "v0.1.0"
+SRC_URI = "git://github.com/edgellm/edgellm.git;protocol=https;branch=main;tag=${EDGELLM_TAG}"
+SRCREV = "2bb4e56aa73d6f1ccbdb4d48dce8dcce4bb6f97c"
 
 S = "${UNPACKDIR}/git"
-UNPACKDIR ??= "${WORKDIR}"
 
 inherit cargo cargo-update-recipe-crates systemd useradd
 
