@@ -648,3 +648,48 @@ fn signals_hup_is_harmless_and_a_second_term_or_the_drain_timeout_ends_it() {
         "a 2 s drain took {exited_after:?}"
     );
 }
+
+/// Rendering and tokenising a prompt of up to --max-body-bytes takes a third of a second
+/// here; on the async workers, a few such requests at once stalled every probe and stream.
+/// They run on the blocking pool now: /healthz keeps answering at once.
+#[test]
+fn large_prompts_are_prepared_off_the_async_workers() {
+    let server = Server::start(&["--max-client-requests", "0"]);
+    let content = "lorem ipsum dolor sit amet ".repeat(36_000); // ~970 KB, ~180k tokens
+    let body = json!({ "messages": [{ "role": "user", "content": content }] });
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let worst = std::thread::scope(|s| {
+        for _ in 0..8 {
+            s.spawn(|| {
+                let r = server
+                    .blocking_client()
+                    .post(server.url("/v1/chat/completions"))
+                    .json(&body)
+                    .send()
+                    .unwrap();
+                assert_eq!(r.status(), 400);
+                let e: Value = r.json().unwrap();
+                assert_eq!(e["error"]["code"], "context_length_exceeded");
+                done.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            });
+        }
+        let probe = server.blocking_client();
+        let mut worst = Duration::ZERO;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while done.load(std::sync::atomic::Ordering::SeqCst) < 8 && Instant::now() < deadline {
+            let t = Instant::now();
+            assert_eq!(
+                probe.get(server.url("/healthz")).send().unwrap().status(),
+                200
+            );
+            worst = worst.max(t.elapsed());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        worst
+    });
+    eprintln!("worst /healthz while preparing large prompts: {worst:?}");
+    assert!(
+        worst < Duration::from_millis(300),
+        "/healthz took {worst:?} while large prompts were prepared"
+    );
+}
