@@ -39,18 +39,49 @@ impl LanCa {
         state_dir.join("tls")
     }
 
-    /// Load the CA from `dir`, creating it (and `dir`, mode 0700) on first use.
+    /// Load the CA from `dir`, creating it (and `dir`, mode 0700) on first use. Creation
+    /// happens under an exclusive lock file, so two processes starting on a fresh state dir
+    /// (`serve` and `ca show`) end up with the same CA, never a key from one and a
+    /// certificate from the other.
     pub fn load_or_create(dir: &Path) -> Result<Self, TlsError> {
         create_private_dir(dir)?;
+        if let Some(ca) = Self::load(dir)? {
+            return Ok(ca);
+        }
+        let _lock = match CreationLock::acquire(&dir.join("ca.lock"))? {
+            Some(lock) => lock,
+            // Another process created it while we waited.
+            None => {
+                return Self::load(dir)?.ok_or_else(|| TlsError::Io {
+                    path: dir.join("ca.pem"),
+                    source: std::io::Error::other(
+                        "the CA was not created by the process that held the lock",
+                    ),
+                })
+            }
+        };
+        if let Some(ca) = Self::load(dir)? {
+            return Ok(ca);
+        }
+        Self::create(dir)
+    }
+
+    /// The CA, if both its files are there.
+    fn load(dir: &Path) -> Result<Option<Self>, TlsError> {
+        let (cert_path, key_path) = (dir.join("ca.pem"), dir.join("ca.key"));
+        if !(cert_path.exists() && key_path.exists()) {
+            return Ok(None);
+        }
+        Ok(Some(Self {
+            dir: dir.into(),
+            cert_pem: read(&cert_path)?,
+            key_pem: read(&key_path)?,
+        }))
+    }
+
+    fn create(dir: &Path) -> Result<Self, TlsError> {
         let cert_path = dir.join("ca.pem");
         let key_path = dir.join("ca.key");
-        if cert_path.exists() && key_path.exists() {
-            return Ok(Self {
-                dir: dir.into(),
-                cert_pem: read(&cert_path)?,
-                key_pem: read(&key_path)?,
-            });
-        }
         let key = KeyPair::generate()?;
         let mut params = CertificateParams::new(Vec::<String>::new())?;
         let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
@@ -168,6 +199,54 @@ fn read(path: &Path) -> Result<String, TlsError> {
     })
 }
 
+/// How long a process waits for another to finish creating the CA before it takes the
+/// lock over (the other one died holding it).
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// An exclusively created lock file, removed on drop.
+struct CreationLock(PathBuf);
+
+impl CreationLock {
+    /// `Some` when this process holds the lock; `None` when another process held it and
+    /// has finished (its CA files appeared).
+    fn acquire(path: &Path) -> Result<Option<Self>, TlsError> {
+        let dir = path.parent().unwrap_or(Path::new("."));
+        let deadline = std::time::Instant::now() + LOCK_WAIT;
+        loop {
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(path)
+            {
+                Ok(_) => return Ok(Some(Self(path.into()))),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    if LanCa::load(dir)?.is_some() {
+                        return Ok(None);
+                    }
+                    if std::time::Instant::now() > deadline {
+                        tracing::warn!(lock = %path.display(), "removing a stale CA lock");
+                        let _ = std::fs::remove_file(path);
+                        continue;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err(source) => {
+                    return Err(TlsError::Io {
+                        path: path.into(),
+                        source,
+                    })
+                }
+            }
+        }
+    }
+}
+
+impl Drop for CreationLock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
 /// Create `dir` (and parents) and make it private to the owner. A directory that is
 /// already private (no group or other access) is left as it is, so one we may not chmod
 /// (owned by root, a read-only mount, systemd's `StateDirectory=`) is not an error.
@@ -213,6 +292,30 @@ mod tests {
             .permissions()
             .mode();
         assert_eq!(mode & 0o777, 0o600);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn processes_creating_the_ca_at_once_all_get_the_same_one() {
+        let dir = std::env::temp_dir().join(format!("edgellm-lan-race-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let cas: Vec<(String, String)> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..8)
+                .map(|_| {
+                    s.spawn(|| {
+                        let ca = LanCa::load_or_create(&dir).unwrap();
+                        (ca.cert_pem, ca.key_pem)
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let on_disk = (
+            std::fs::read_to_string(dir.join("ca.pem")).unwrap(),
+            std::fs::read_to_string(dir.join("ca.key")).unwrap(),
+        );
+        assert!(cas.iter().all(|ca| *ca == on_disk), "one CA for everyone");
+        assert!(!dir.join("ca.lock").exists());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
