@@ -621,7 +621,7 @@ fn signals_hup_is_harmless_and_a_second_term_or_the_drain_timeout_ends_it() {
         let t = Instant::now();
         kill(server.pid(), "-TERM");
         assert!(
-            server.wait_exit(Duration::from_secs(10)).is_some(),
+            server.ended_within(Duration::from_secs(10)),
             "{}",
             server.log()
         );
@@ -637,7 +637,7 @@ fn signals_hup_is_harmless_and_a_second_term_or_the_drain_timeout_ends_it() {
         // Keep reading, as a client would.
         tokio::spawn(async move { while let Ok(Some(_)) = r.chunk().await {} });
         assert!(
-            server.wait_exit(Duration::from_secs(20)).is_some(),
+            server.ended_within(Duration::from_secs(20)),
             "{}",
             server.log()
         );

@@ -150,6 +150,12 @@ async fn serve(config: ServeConfig) -> Result<(), Error> {
         }
         () = &mut server => {}
     }
+    let s = engine.stats();
+    if s.slots_busy > 0 || s.queue_depth > 0 {
+        // The drain timed out: llama.cpp is still decoding, and a normal exit's C++
+        // destructors can wait on its busy threads.
+        signals::end_now("stopped with requests in flight");
+    }
     tracing::info!("stopped");
     Ok(())
 }

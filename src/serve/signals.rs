@@ -1,6 +1,7 @@
 //! Signals: SIGTERM (systemd stop) or SIGINT (Ctrl-C) start a drain, and a second one
-//! during the drain exits at once; SIGHUP, which would kill the process by default, is
-//! only logged where it has no meaning (`lan` and `acme` modes; `files` mode reloads).
+//! during the drain ends the process at once (SIGKILL to itself); SIGHUP, which would kill
+//! the process by default, is only logged where it has no meaning (`lan` and `acme` modes;
+//! `files` mode reloads).
 
 use tokio::signal::unix::{signal, SignalKind};
 
@@ -29,9 +30,18 @@ pub async fn shutdown() {
             _ = term.recv() => {}
             _ = int.recv() => {}
         }
-        tracing::warn!("second stop signal: exiting without finishing the drain");
-        std::process::exit(1);
+        end_now("second stop signal: exiting without finishing the drain");
     });
+}
+
+/// End the process at once, while llama.cpp may still be decoding. Not
+/// `std::process::exit`: its atexit handlers and llama.cpp's static destructors can wait
+/// for OpenMP threads that are busy (seen: such an exit hung). SIGKILL cannot hang, and the
+/// state dir is safe: every write to it is atomic.
+pub fn end_now(why: &str) -> ! {
+    tracing::warn!("{why}");
+    let _ = nix::sys::signal::kill(nix::unistd::Pid::this(), nix::sys::signal::Signal::SIGKILL);
+    std::process::exit(1)
 }
 
 /// Keep SIGHUP from terminating the daemon; log it.

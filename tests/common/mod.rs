@@ -344,6 +344,18 @@ impl Server {
         }
     }
 
+    /// Wait (up to `limit`) for the process to end, by exit or signal; true if it did.
+    pub fn ended_within(&mut self, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        false
+    }
+
     /// Send SIGTERM and wait for the exit code.
     pub fn terminate(&mut self) -> Option<i32> {
         let _ = Command::new("kill")
