@@ -31,12 +31,12 @@ async fn run(engine: &EngineHandle, prompt: Prompt, max_tokens: u32) -> Result<R
         ..SamplingParams::default()
     };
     let mut events = engine
-        .submit(GenerateRequest { prompt, params })
+        .submit(GenerateRequest::new(prompt, params))
         .map_err(|e| Error::Bench(e.to_string()))?;
     let mut text = String::new();
     while let Some(event) = events.recv().await {
         match event {
-            Event::Text(t) => text.push_str(&t),
+            Event::Text(t) | Event::Call(t) => text.push_str(&t),
             Event::Done { usage, timings, .. } => {
                 return Ok(Run {
                     prompt_tokens: usage.prompt_tokens,
@@ -55,16 +55,13 @@ async fn run(engine: &EngineHandle, prompt: Prompt, max_tokens: u32) -> Result<R
 }
 
 fn chat(nonce: usize, turns: &[&str]) -> Prompt {
-    let mut messages = vec![ChatMessage {
-        role: "system".into(),
-        content: format!("You are assistant number {nonce}. Answer briefly."),
-    }];
+    let mut messages = vec![ChatMessage::new(
+        "system",
+        format!("You are assistant number {nonce}. Answer briefly."),
+    )];
     for (i, t) in turns.iter().enumerate() {
         let role = if i % 2 == 0 { "user" } else { "assistant" };
-        messages.push(ChatMessage {
-            role: role.into(),
-            content: (*t).into(),
-        });
+        messages.push(ChatMessage::new(role, *t));
     }
     Prompt::Chat(messages)
 }

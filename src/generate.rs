@@ -21,10 +21,7 @@ pub fn main(options: GenerateOptions, engine: EngineConfig) -> Result<(), Error>
         let prompt = if options.raw {
             Prompt::Text(options.prompt)
         } else {
-            Prompt::Chat(vec![ChatMessage {
-                role: "user".into(),
-                content: options.prompt,
-            }])
+            Prompt::Chat(vec![ChatMessage::new("user", options.prompt)])
         };
         let params = SamplingParams {
             temperature: options.temperature,
@@ -33,12 +30,12 @@ pub fn main(options: GenerateOptions, engine: EngineConfig) -> Result<(), Error>
             ..SamplingParams::default()
         };
         let mut events = handle
-            .submit(GenerateRequest { prompt, params })
+            .submit(GenerateRequest::new(prompt, params))
             .map_err(|e| Error::Generate(e.to_string()))?;
         let mut out = std::io::stdout().lock();
         while let Some(event) = events.recv().await {
             match event {
-                Event::Text(t) => {
+                Event::Text(t) | Event::Call(t) => {
                     let _ = out.write_all(t.as_bytes());
                     let _ = out.flush();
                 }

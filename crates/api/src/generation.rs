@@ -16,6 +16,8 @@ use crate::state::AppState;
 #[derive(Debug, Clone)]
 pub struct Completion {
     pub text: String,
+    /// The tool-call part of the answer, in the model's format (see [`crate::tools`]).
+    pub calls: String,
     pub finish_reason: FinishReason,
     pub usage: Usage,
     pub timings: Timings,
@@ -25,6 +27,7 @@ pub struct Completion {
 #[derive(Debug)]
 pub enum Piece {
     Text(String),
+    Call(String),
     Done {
         finish_reason: FinishReason,
         usage: Usage,
@@ -66,10 +69,12 @@ pub async fn off_workers<T: Send + 'static>(
 /// Wait for the whole answer. Dropping this future (client gone) cancels the request.
 pub async fn collect(events: EventStream, metrics: Arc<Metrics>) -> Result<Completion, ApiError> {
     let mut text = String::new();
+    let mut calls = String::new();
     let mut pieces = std::pin::pin!(pieces(events, metrics));
     while let Some(piece) = pieces.next().await {
         match piece {
             Piece::Text(t) => text.push_str(&t),
+            Piece::Call(t) => calls.push_str(&t),
             Piece::Done {
                 finish_reason,
                 usage,
@@ -77,6 +82,7 @@ pub async fn collect(events: EventStream, metrics: Arc<Metrics>) -> Result<Compl
             } => {
                 return Ok(Completion {
                     text,
+                    calls,
                     finish_reason,
                     usage,
                     timings,
@@ -102,6 +108,7 @@ pub fn pieces(
                     None => return Some((Piece::Error(lost()), None)),
                     Some(Event::Started { .. }) => continue,
                     Some(Event::Text(t)) => return Some((Piece::Text(t), Some(events))),
+                    Some(Event::Call(t)) => return Some((Piece::Call(t), Some(events))),
                     Some(Event::Done {
                         finish_reason,
                         usage,

@@ -12,6 +12,7 @@
 //! - [`extra`]: llama.cpp-server-compatible helpers (`/tokenize`, `/apply-template`).
 #![forbid(unsafe_code)]
 
+pub mod embedding;
 pub mod error;
 pub mod extra;
 pub mod generation;
@@ -22,6 +23,7 @@ pub mod ollama;
 pub mod openai;
 pub mod router;
 pub mod state;
+pub mod tools;
 pub mod web;
 
 pub use error::ApiError;

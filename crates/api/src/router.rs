@@ -29,6 +29,9 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/completions", post(openai::completions::handler))
         .route("/api/generate", post(ollama::generate::handler))
         .route("/api/chat", post(ollama::chat::handler))
+        .route("/v1/embeddings", post(openai::embeddings::handler))
+        .route("/api/embed", post(ollama::embed::embed))
+        .route("/api/embeddings", post(ollama::embed::embeddings))
         .layer(from_fn_with_state(state.clone(), clients::limit));
     let mut api = Router::new()
         .merge(generating)

@@ -11,8 +11,8 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use edgellm_api::{router, AppState};
 use edgellm_backend::{
-    Backend, BackendError, ChatMessage, EngineStats, Event, EventStream, FinishReason,
-    GenerateRequest, ModelInfo, Timings, Usage,
+    Backend, BackendError, ChatMessage, EmbedReceiver, Embeddings, EngineStats, Event, EventStream,
+    FinishReason, GenerateRequest, ModelInfo, Timings, Usage,
 };
 use http_body_util::BodyExt;
 use proptest::prelude::*;
@@ -30,6 +30,8 @@ impl Backend for Fake {
         Some(ModelInfo {
             id: "fake".into(),
             n_ctx_per_request: 2048,
+            n_ctx_embedding: 512,
+            embedding_dims: 4,
             n_ctx_train: 32768,
             size_bytes: 1,
             n_params: 1,
@@ -64,8 +66,21 @@ impl Backend for Fake {
     fn tokenize(&self, text: &str) -> Result<Vec<i32>, BackendError> {
         Ok(text.bytes().map(i32::from).collect())
     }
-    fn apply_template(&self, messages: &[ChatMessage]) -> Result<String, BackendError> {
+    fn apply_template(
+        &self,
+        messages: &[ChatMessage],
+        _tools: &[serde_json::Value],
+    ) -> Result<String, BackendError> {
         Ok(messages.iter().map(|m| m.content.as_str()).collect())
+    }
+    fn embed(&self, inputs: Vec<String>, _truncate: bool) -> Result<EmbedReceiver, BackendError> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let vectors = inputs.iter().map(|_| vec![0.5; 4]).collect();
+        let _ = tx.send(Ok(Embeddings {
+            vectors,
+            prompt_tokens: inputs.len(),
+        }));
+        Ok(rx)
     }
     fn stats(&self) -> EngineStats {
         EngineStats::default()
@@ -77,6 +92,9 @@ const ROUTES: &[&str] = &[
     "/v1/completions",
     "/api/generate",
     "/api/chat",
+    "/v1/embeddings",
+    "/api/embed",
+    "/api/embeddings",
     "/tokenize",
     "/apply-template",
     "/api/show",

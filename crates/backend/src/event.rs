@@ -9,6 +9,8 @@ pub enum FinishReason {
     Stop,
     /// `max_tokens` or the context window was reached.
     Length,
+    /// The answer ended with tool calls.
+    ToolCalls,
 }
 
 impl FinishReason {
@@ -16,6 +18,7 @@ impl FinishReason {
         match self {
             FinishReason::Stop => "stop",
             FinishReason::Length => "length",
+            FinishReason::ToolCalls => "tool_calls",
         }
     }
 }
@@ -47,6 +50,10 @@ pub enum Event {
     Started { prompt_tokens: usize },
     /// A piece of generated text (always whole UTF-8 characters).
     Text(String),
+    /// A piece of the tool-call part of the answer, in the model's own format (for Qwen
+    /// `<tool_call>{"name": .., "arguments": {..}}</tool_call>`, or the bare object); every
+    /// `Call` comes after the last `Text`, and the answer then ends with `ToolCalls`.
+    Call(String),
     /// Generation ended normally.
     Done {
         finish_reason: FinishReason,

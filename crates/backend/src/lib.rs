@@ -12,7 +12,7 @@ pub mod event;
 pub mod request;
 
 pub use event::{Event, FinishReason, Timings, Usage};
-pub use request::{ChatMessage, GenerateRequest, Prompt, SamplingParams};
+pub use request::{ChatMessage, GenerateRequest, Prompt, SamplingParams, ToolChoice, Tools};
 
 use tokio::sync::mpsc;
 
@@ -42,13 +42,28 @@ pub enum BackendError {
     Internal(String),
 }
 
+/// Vectors of one embedding request, in input order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Embeddings {
+    pub vectors: Vec<Vec<f32>>,
+    /// Tokens of all inputs together.
+    pub prompt_tokens: usize,
+}
+
+/// Where an embedding request's result arrives.
+pub type EmbedReceiver = tokio::sync::oneshot::Receiver<Result<Embeddings, BackendError>>;
+
 /// Facts about the loaded model that the API reports.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ModelInfo {
     /// The id clients use in `model` fields.
     pub id: String,
-    /// Context window per request (tokens).
+    /// Context window per request (tokens): the whole context, shared by the slots.
     pub n_ctx_per_request: usize,
+    /// Most tokens one embedding input may have.
+    pub n_ctx_embedding: usize,
+    /// Length of the embedding vectors.
+    pub embedding_dims: usize,
     /// Training context length from the GGUF.
     pub n_ctx_train: usize,
     /// File size in bytes.
@@ -93,8 +108,17 @@ pub trait Backend: Send + Sync + 'static {
     /// Token ids of a text under the model's tokenizer (special tokens parsed, no BOS added).
     fn tokenize(&self, text: &str) -> Result<Vec<i32>, BackendError>;
 
-    /// The prompt a chat becomes under the model's chat template.
-    fn apply_template(&self, messages: &[ChatMessage]) -> Result<String, BackendError>;
+    /// The prompt a chat (with these tool definitions) becomes under the model's chat template.
+    fn apply_template(
+        &self,
+        messages: &[ChatMessage],
+        tools: &[serde_json::Value],
+    ) -> Result<String, BackendError>;
+
+    /// Embed each input (pooled over its tokens, unit length). Runs on the engine between
+    /// decode steps; the receiver gets the result. An input longer than
+    /// [`ModelInfo::n_ctx_embedding`] is cut to it with `truncate`, else refused.
+    fn embed(&self, inputs: Vec<String>, truncate: bool) -> Result<EmbedReceiver, BackendError>;
 
     /// Current counters.
     fn stats(&self) -> EngineStats;

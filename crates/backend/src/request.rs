@@ -1,10 +1,64 @@
 //! What a client asks the engine for.
 
-/// One message of a chat.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+/// One message of a chat, in the shape chat templates read.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct ChatMessage {
     pub role: String,
     pub content: String,
+    /// Calls an assistant made: `[{"type": "function", "id": .., "function": {"name": ..,
+    /// "arguments": {..}}}]`, arguments as an object (templates print them with `tojson`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tool_calls: Option<Vec<serde_json::Value>>,
+    /// For `role: "tool"`: the call this message answers, and the function's name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tool_call_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+impl ChatMessage {
+    /// A plain message.
+    pub fn new(role: impl Into<String>, content: impl Into<String>) -> Self {
+        Self {
+            role: role.into(),
+            content: content.into(),
+            ..Self::default()
+        }
+    }
+}
+
+/// Functions the model may call, and whether it must.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tools {
+    /// OpenAI's form: `{"type": "function", "function": {"name", "description", "parameters"}}`,
+    /// names checked unique and `parameters` a JSON schema object.
+    pub definitions: Vec<serde_json::Value>,
+    pub choice: ToolChoice,
+    /// More than one call in one answer.
+    pub parallel: bool,
+}
+
+/// OpenAI's `tool_choice`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ToolChoice {
+    /// The model decides; a call, once it starts, is constrained to the tools' schemas.
+    Auto,
+    /// No call: tools are not shown to the model.
+    None,
+    /// A call from the first token.
+    Required,
+    /// A call of this function from the first token.
+    Function(String),
+}
+
+impl Tools {
+    /// Name of each definition, in order.
+    pub fn names(&self) -> Vec<String> {
+        self.definitions
+            .iter()
+            .filter_map(|d| d["function"]["name"].as_str().map(str::to_owned))
+            .collect()
+    }
 }
 
 /// The input to generate from.
@@ -37,8 +91,8 @@ pub struct SamplingParams {
     pub max_tokens: Option<u32>,
     /// Generation ends before any of these strings; they are not returned.
     pub stop: Vec<String>,
-    /// Constrain the output to a JSON object.
-    pub json: bool,
+    /// Constrain the output to JSON matching this schema (`{"type": "object"}` for JSON mode).
+    pub format: Option<serde_json::Value>,
 }
 
 impl Default for SamplingParams {
@@ -55,7 +109,7 @@ impl Default for SamplingParams {
             penalty_last_n: 64,
             max_tokens: None,
             stop: Vec::new(),
-            json: false,
+            format: None,
         }
     }
 }
@@ -65,4 +119,17 @@ impl Default for SamplingParams {
 pub struct GenerateRequest {
     pub prompt: Prompt,
     pub params: SamplingParams,
+    /// Only with [`Prompt::Chat`].
+    pub tools: Option<Tools>,
+}
+
+impl GenerateRequest {
+    /// A request without tools.
+    pub fn new(prompt: Prompt, params: SamplingParams) -> Self {
+        Self {
+            prompt,
+            params,
+            tools: None,
+        }
+    }
 }

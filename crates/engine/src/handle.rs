@@ -6,13 +6,16 @@ use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use edgellm_backend::{
-    Backend, BackendError, EngineStats, EventStream, GenerateRequest, ModelInfo, Prompt,
+    Backend, BackendError, EmbedReceiver, EngineStats, EventStream, GenerateRequest, ModelInfo,
+    Prompt, ToolChoice,
 };
 use llama_cpp_2::model::LlamaModel;
 use llama_cpp_2::token::LlamaToken;
 use tokio::sync::{mpsc, watch};
 
-use crate::scheduler::{self, Job};
+use crate::constraint::Constraints;
+use crate::embed::{self, EmbedJob};
+use crate::scheduler::{self, Job, Work};
 use crate::template::ChatTemplate;
 use crate::{load, EngineConfig, EngineError};
 
@@ -56,13 +59,26 @@ pub(crate) struct Loaded {
     pub(crate) template: ChatTemplate,
     pub(crate) info: ModelInfo,
     pub(crate) load_secs: f64,
+    /// Built on first use (it walks the whole vocabulary).
+    pub(crate) constraints: OnceLock<Result<Constraints, String>>,
+}
+
+impl Loaded {
+    pub(crate) fn constraints(&self) -> Result<&Constraints, BackendError> {
+        self.constraints
+            .get_or_init(|| Constraints::new(&self.model))
+            .as_ref()
+            .map_err(|e| {
+                BackendError::Internal(format!("constrained decoding is unavailable: {e}"))
+            })
+    }
 }
 
 /// Cheap to clone; the engine thread ends when the last handle is dropped and its
 /// requests are finished.
 #[derive(Debug, Clone)]
 pub struct EngineHandle {
-    jobs: SyncSender<Job>,
+    jobs: SyncSender<Work>,
     shared: Arc<Shared>,
 }
 
@@ -149,14 +165,15 @@ impl EngineHandle {
             })
     }
 
-    /// Render (for chats) and tokenise a prompt.
+    /// Render (for chats, with the tools the model is shown) and tokenise a prompt.
     fn tokenize_prompt(
         &self,
         loaded: &Loaded,
         prompt: &Prompt,
+        tools: &[serde_json::Value],
     ) -> Result<Vec<LlamaToken>, BackendError> {
         let text = match prompt {
-            Prompt::Chat(messages) => loaded.template.render(messages)?,
+            Prompt::Chat(messages) => loaded.template.render(messages, tools)?,
             Prompt::Text(text) => text.clone(),
         };
         let vocab = loaded.model.vocab();
@@ -174,7 +191,12 @@ impl Backend for EngineHandle {
 
     fn submit(&self, request: GenerateRequest) -> Result<EventStream, BackendError> {
         let loaded = self.loaded()?;
-        let tokens = self.tokenize_prompt(loaded, &request.prompt)?;
+        // `tool_choice: none` hides the tools, so the model answers in text.
+        let tools = request
+            .tools
+            .filter(|t| t.choice != ToolChoice::None && !t.definitions.is_empty());
+        let shown = tools.as_ref().map_or(&[][..], |t| &t.definitions[..]);
+        let tokens = self.tokenize_prompt(loaded, &request.prompt, shown)?;
         let limit = loaded.info.n_ctx_per_request;
         if tokens.is_empty() {
             return Err(BackendError::InvalidRequest("the prompt is empty".into()));
@@ -190,6 +212,27 @@ impl Backend for EngineHandle {
             .params
             .max_tokens
             .map_or(room, |m| (m as usize).min(room));
+        // Constraints are compiled here, off the engine thread; a schema that cannot be used
+        // is the client's error.
+        let forced = tools.as_ref().and_then(|t| match &t.choice {
+            ToolChoice::Required => Some(None),
+            ToolChoice::Function(name) => Some(Some(name.clone())),
+            _ => None,
+        });
+        let constraint = match (&tools, &forced) {
+            (Some(t), Some(only)) => Some(loaded.constraints()?.calls(t, only.as_deref(), "")?),
+            (Some(t), None) => {
+                // Checked now so a bad tool schema fails the request, not the call later.
+                loaded.constraints()?.calls(t, None, "")?;
+                None
+            }
+            _ => None,
+        };
+        let constraint = match (constraint, &request.params.format) {
+            (Some(c), _) => Some(c),
+            (None, Some(schema)) => Some(loaded.constraints()?.json(schema)?),
+            (None, None) => None,
+        };
         let (events, rx) = mpsc::channel(max + EVENT_HEADROOM);
         let job = Job {
             tokens,
@@ -197,6 +240,8 @@ impl Backend for EngineHandle {
             max_tokens: max,
             events,
             submitted: Instant::now(),
+            constraint,
+            tools: tools.map(|t| (t, forced.is_some())),
         };
         // `queued` counts jobs in the channel and those the engine holds waiting for a
         // slot; together they may not exceed `--queue`.
@@ -211,7 +256,7 @@ impl Backend for EngineHandle {
                 (q < capacity).then_some(q + 1)
             })
             .map_err(|_| overloaded())?;
-        match self.jobs.try_send(job) {
+        match self.jobs.try_send(Work::Generate(Box::new(job))) {
             Ok(()) => Ok(rx),
             Err(err) => {
                 self.shared.queued.fetch_sub(1, Ordering::Relaxed);
@@ -234,8 +279,53 @@ impl Backend for EngineHandle {
     fn apply_template(
         &self,
         messages: &[edgellm_backend::ChatMessage],
+        tools: &[serde_json::Value],
     ) -> Result<String, BackendError> {
-        self.loaded()?.template.render(messages)
+        self.loaded()?.template.render(messages, tools)
+    }
+
+    fn embed(&self, inputs: Vec<String>, truncate: bool) -> Result<EmbedReceiver, BackendError> {
+        let loaded = self.loaded()?;
+        if inputs.is_empty() || inputs.len() > embed::MAX_INPUTS {
+            return Err(BackendError::InvalidRequest(format!(
+                "give between 1 and {} inputs to embed, got {}",
+                embed::MAX_INPUTS,
+                inputs.len()
+            )));
+        }
+        let vocab = loaded.model.vocab();
+        let mut tokenised = Vec::with_capacity(inputs.len());
+        for (i, text) in inputs.iter().enumerate() {
+            let mut tokens = vocab.tokenize(text.as_bytes(), false, false);
+            if tokens.is_empty() {
+                return Err(BackendError::InvalidRequest(format!("input {i} is empty")));
+            }
+            if truncate {
+                tokens.truncate(embed::MAX_TOKENS);
+            }
+            if tokens.len() > embed::MAX_TOKENS {
+                return Err(BackendError::ContextOverflow {
+                    prompt_tokens: tokens.len(),
+                    limit: embed::MAX_TOKENS,
+                });
+            }
+            tokenised.push(tokens);
+        }
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        let job = EmbedJob {
+            inputs: tokenised,
+            reply,
+        };
+        match self.jobs.try_send(Work::Embed(job)) {
+            Ok(()) => Ok(rx),
+            Err(TrySendError::Full(_)) => Err(BackendError::Overloaded {
+                queued: self.shared.config.queue as usize,
+                retry_after_secs: 1,
+            }),
+            Err(TrySendError::Disconnected(_)) => {
+                Err(BackendError::Unavailable("the engine has stopped".into()))
+            }
+        }
     }
 
     fn stats(&self) -> EngineStats {

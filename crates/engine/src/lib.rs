@@ -7,6 +7,9 @@
 //! - [`scheduler`]: the engine thread: slots, continuous batching, prefix reuse, cancellation.
 //! - [`sampler`], [`decoder`], [`stop`]: per-request sampling chain, UTF-8-safe
 //!   detokenisation and stop strings.
+//! - `constraint`, [`trigger`]: JSON schemas and tool calls enforced with llguidance, and
+//!   spotting where a tool call starts.
+//! - [`embed`]: embeddings from the loaded model.
 //!
 //! One thread owns the llama.cpp context; requests reach it over a bounded channel and each
 //! carries its own bounded event channel. Dropping that channel's receiver cancels the request.
@@ -14,7 +17,9 @@
 
 pub(crate) mod batch;
 pub mod config;
+mod constraint;
 pub mod decoder;
+pub mod embed;
 pub mod error;
 pub mod handle;
 pub mod load;
@@ -22,6 +27,7 @@ pub mod sampler;
 pub mod scheduler;
 pub mod stop;
 pub mod template;
+pub mod trigger;
 
 pub use config::EngineConfig;
 pub use error::EngineError;

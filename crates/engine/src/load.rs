@@ -77,6 +77,8 @@ pub(crate) fn context_params(cfg: &EngineConfig) -> LlamaContextParams {
         .with_n_batch(cfg.batch_size)
         .with_n_ubatch(cfg.ubatch_size)
         .with_n_seq_max(cfg.parallel)
+        // One cache for all slots, so one request can use the whole context.
+        .with_kv_unified(true)
         .with_n_threads(i32::try_from(cfg.threads).unwrap_or(1))
         .with_n_threads_batch(i32::try_from(cfg.threads_batch).unwrap_or(1))
 }
@@ -100,7 +102,9 @@ pub(crate) fn model_info(model: &LlamaModel, cfg: &EngineConfig, size: u64) -> M
         .map_or(0, |d| d.as_secs());
     ModelInfo {
         id: cfg.model_id.clone(),
-        n_ctx_per_request: (cfg.ctx_size / cfg.parallel.max(1)) as usize,
+        n_ctx_per_request: cfg.ctx_size as usize,
+        n_ctx_embedding: crate::embed::MAX_TOKENS,
+        embedding_dims: usize::try_from(model.n_embd()).unwrap_or(0),
         n_ctx_train: model.n_ctx_train() as usize,
         size_bytes: size,
         n_params: model.n_params(),

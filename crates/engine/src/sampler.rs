@@ -1,12 +1,13 @@
 //! The per-request sampling chain, in llama.cpp's default order.
 //!
-//! llama.cpp throws a C++ exception (which aborts the process: Rust cannot unwind through
-//! it) when a grammar sampler is told to accept a token its grammar does not allow, and
-//! calls `GGML_ABORT` for an end-of-generation token before the grammar is complete. So:
+//! Constraints (JSON schemas, tool calls) are llguidance samplers (see `constraint`), which
+//! never throw. llama.cpp's own GBNF grammar sampler is not used: it throws a C++
+//! exception (which aborts the process: Rust cannot unwind through it) when told to accept
+//! a token its grammar does not allow. Still:
 //! - the prompt is fed only to the penalties sampler (the one sampler that needs history),
-//!   before it joins the chain, never to the chain (which holds the grammar);
-//! - the chain only ever accepts tokens it sampled itself (`llama_sampler_sample` applies
-//!   the grammar's mask first, so the token it picks is one the grammar allows);
+//!   before it joins the chain, never to the chain (which holds the constraint);
+//! - the chain only ever accepts tokens it sampled itself (the constraint's mask is applied
+//!   first, so the token it picks is one the constraint allows);
 //! - every numeric parameter has been range-checked by the API before it gets here, and
 //!   is clamped again below to what llama.cpp's samplers take.
 
@@ -15,20 +16,18 @@ use llama_cpp_2::model::LlamaModel;
 use llama_cpp_2::sampling::LlamaSampler;
 use llama_cpp_2::token::LlamaToken;
 
-/// GBNF grammar for `format: "json"`.
-const JSON_GRAMMAR: &str = include_str!("json.gbnf");
-
-/// Build the chain for one request. Temperature 0 is greedy (deterministic).
-pub fn build(model: &LlamaModel, params: &SamplingParams, prompt: &[LlamaToken]) -> LlamaSampler {
+/// Build the chain for one request: `constraint` first, then penalties (which see the last
+/// tokens of `history`: the prompt and anything generated before a rebuild), then sampling.
+/// Temperature 0 is greedy (deterministic).
+pub fn build(
+    model: &LlamaModel,
+    params: &SamplingParams,
+    history: &[LlamaToken],
+    constraint: Option<LlamaSampler>,
+) -> LlamaSampler {
+    let prompt = history;
     let mut chain = Vec::new();
-    if params.json {
-        match LlamaSampler::grammar(model, JSON_GRAMMAR, "root") {
-            Ok(grammar) => chain.push(grammar),
-            Err(e) => {
-                tracing::error!(error = %e, "the JSON grammar failed to load; output is unconstrained")
-            }
-        }
-    }
+    chain.extend(constraint);
     if has_penalties(params) {
         let last_n = params.penalty_last_n.min(i32::MAX as u32) as usize;
         let mut penalties = LlamaSampler::penalties(

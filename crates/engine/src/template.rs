@@ -38,8 +38,14 @@ impl ChatTemplate {
         })
     }
 
-    /// Render a conversation, ending with the opening of the assistant's turn.
-    pub fn render(&self, messages: &[ChatMessage]) -> Result<String, BackendError> {
+    /// Render a conversation, ending with the opening of the assistant's turn. `tools`
+    /// (OpenAI's function definitions) are passed as the template's `tools`, as Hugging
+    /// Face's `apply_chat_template` does; none means the variable is undefined.
+    pub fn render(
+        &self,
+        messages: &[ChatMessage],
+        tools: &[serde_json::Value],
+    ) -> Result<String, BackendError> {
         let template = self
             .env
             .get_template("chat")
@@ -47,6 +53,7 @@ impl ChatTemplate {
         template
             .render(context! {
                 messages => messages,
+                tools => (!tools.is_empty()).then_some(tools),
                 add_generation_prompt => true,
                 bos_token => self.bos_token,
                 eos_token => self.eos_token,
@@ -68,16 +75,13 @@ mod tests {
     use super::*;
 
     fn msg(role: &str, content: &str) -> ChatMessage {
-        ChatMessage {
-            role: role.into(),
-            content: content.into(),
-        }
+        ChatMessage::new(role, content)
     }
 
     #[test]
     fn chatml_fallback_renders_generation_prompt() {
         let t = ChatTemplate::new(None, String::new(), String::new()).unwrap();
-        let out = t.render(&[msg("user", "hi")]).unwrap();
+        let out = t.render(&[msg("user", "hi")], &[]).unwrap();
         assert_eq!(
             out,
             "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n"
@@ -88,8 +92,8 @@ mod tests {
     fn python_methods_and_raise_exception_work() {
         let src = "{% if messages[0].role != 'user' %}{{ raise_exception('first must be user') }}{% endif %}{{ messages[0].content.strip() }}";
         let t = ChatTemplate::new(Some(src.into()), String::new(), String::new()).unwrap();
-        assert_eq!(t.render(&[msg("user", "  x ")]).unwrap(), "x");
-        let err = t.render(&[msg("system", "x")]).unwrap_err();
+        assert_eq!(t.render(&[msg("user", "  x ")], &[]).unwrap(), "x");
+        let err = t.render(&[msg("system", "x")], &[]).unwrap_err();
         assert!(err.to_string().contains("first must be user"), "{err}");
     }
 }

@@ -112,9 +112,9 @@ proptest! {
         let template = ChatTemplate::new(Some(QWEN_TEMPLATE.into()), String::new(), "<|im_end|>".into()).unwrap();
         let messages: Vec<ChatMessage> = messages
             .into_iter()
-            .map(|(role, content)| ChatMessage { role: role.into(), content })
+            .map(|(role, content)| ChatMessage::new(role, content))
             .collect();
-        match template.render(&messages) {
+        match template.render(&messages, &[]) {
             Ok(prompt) => {
                 prop_assert!(prompt.ends_with("<|im_start|>assistant\n"), "{}", prompt);
                 for m in &messages {

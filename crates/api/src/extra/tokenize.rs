@@ -1,5 +1,5 @@
 //! `POST /tokenize` (`{"content": "..."}` -> `{"tokens": [...]}`) and
-//! `POST /apply-template` (`{"messages": [...]}` -> `{"prompt": "..."}`).
+//! `POST /apply-template` (`{"messages": [...], "tools": [...]}` -> `{"prompt": "..."}`).
 
 use axum::extract::State;
 use axum::Json;
@@ -36,7 +36,12 @@ pub async fn apply_template(
     body: JsonBody,
 ) -> Result<Json<Value>, ApiError> {
     let req: TemplateRequest = body.parse()?;
+    let tools = body
+        .parse::<crate::tools::ToolFields>()?
+        .to_tools()?
+        .map(|t| t.definitions)
+        .unwrap_or_default();
     let messages = to_messages(req.messages)?;
-    let prompt = off_workers(&state, move |b| b.apply_template(&messages)).await?;
+    let prompt = off_workers(&state, move |b| b.apply_template(&messages, &tools)).await?;
     Ok(Json(json!({ "prompt": prompt })))
 }

@@ -1,4 +1,8 @@
-//! `POST /api/chat`.
+//! `POST /api/chat`, with `tools` (answers carry `message.tool_calls`, arguments as
+//! objects) and `format`. Home Assistant's other fields are accepted: `keep_alive` (the
+//! model of an appliance stays loaded, so it is ignored), `think` (Qwen2.5 does not think;
+//! ignored) and `options.num_ctx` (the context is the daemon's `--ctx-size`, shared by all
+//! requests; `/api/show` reports it).
 
 use axum::extract::State;
 use axum::response::Response;
@@ -13,6 +17,7 @@ use crate::guard;
 use crate::json::JsonBody;
 use crate::openai::chat::{to_messages, Message};
 use crate::state::AppState;
+use crate::tools::ToolFields;
 
 #[derive(Debug, Deserialize)]
 struct ChatBody {
@@ -27,6 +32,7 @@ pub async fn handler(
     let req: ChatBody = body.parse()?;
     let common: OllamaCommon = body.parse()?;
     let params = common.sampling(state.limits.max_tokens_cap)?;
+    let tools = body.parse::<ToolFields>()?.to_tools()?;
     let messages = to_messages(req.messages)?;
     let model = state.backend.model().map(|m| m.id).unwrap_or_default();
     let events = generation::start(
@@ -34,6 +40,7 @@ pub async fn handler(
         GenerateRequest {
             prompt: Prompt::Chat(messages),
             params,
+            tools,
         },
     )
     .await?;

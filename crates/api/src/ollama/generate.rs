@@ -45,18 +45,12 @@ pub async fn handler(
     } else {
         let mut messages = Vec::new();
         if let Some(system) = req.system {
-            messages.push(ChatMessage {
-                role: "system".into(),
-                content: system,
-            });
+            messages.push(ChatMessage::new("system", system));
         }
-        messages.push(ChatMessage {
-            role: "user".into(),
-            content: req.prompt,
-        });
+        messages.push(ChatMessage::new("user", req.prompt));
         Prompt::Chat(messages)
     };
-    let events = generation::start(&state, GenerateRequest { prompt, params }).await?;
+    let events = generation::start(&state, GenerateRequest::new(prompt, params)).await?;
     let line = move |response: &str| json!({ "model": model, "created_at": now_rfc3339(), "response": response, "done": false });
     respond(&state, events, common.stream, line).await
 }

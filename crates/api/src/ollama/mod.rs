@@ -1,7 +1,8 @@
 //! Ollama-compatible endpoints, one file each, for tools written against Ollama's API.
 //!
 //! - [`generate`]: `POST /api/generate`
-//! - [`chat`]: `POST /api/chat`
+//! - [`chat`]: `POST /api/chat` (with tools)
+//! - [`embed`]: `POST /api/embed`, `POST /api/embeddings`
 //! - [`models`]: `GET /api/tags`, `POST /api/show`, `GET /api/ps`, `GET /api/version`
 //! - [`options`]: the `options` object and `format`, mapped to sampling parameters.
 //!
@@ -9,6 +10,7 @@
 //! `{"error": "..."}` with the status our [`ApiError`] table gives.
 
 pub mod chat;
+pub mod embed;
 pub mod generate;
 pub mod models;
 pub mod options;
@@ -115,6 +117,11 @@ pub(crate) fn rfc3339(secs: u64) -> String {
 pub(crate) fn done_fields(out: &mut Value, reason: FinishReason, usage: &Usage, timings: &Timings) {
     let ns = |us: u64| us * 1000;
     out["done"] = json!(true);
+    // Ollama ends an answer with tool calls with "stop".
+    let reason = match reason {
+        FinishReason::ToolCalls => FinishReason::Stop,
+        r => r,
+    };
     out["done_reason"] = json!(reason.as_str());
     out["total_duration"] = json!(ns(timings.queue_us
         + timings.prompt_us
@@ -132,6 +139,8 @@ pub(crate) fn done_fields(out: &mut Value, reason: FinishReason, usage: &Usage, 
 
 /// Answer one generation: a single object (`stream: false`) or NDJSON lines. `line` wraps a
 /// text piece in the endpoint's in-progress object; the last object gets the done fields.
+/// Tool calls go into `message.tool_calls` (arguments as objects), on the final object or,
+/// streamed, on one object of their own before it, as Ollama sends them.
 pub(crate) async fn respond(
     state: &crate::state::AppState,
     events: edgellm_backend::EventStream,
@@ -142,24 +151,66 @@ pub(crate) async fn respond(
     let metrics = std::sync::Arc::clone(&state.metrics);
     if !stream {
         let done = generation::collect(events, metrics).await?;
-        let mut out = line(&done.text);
+        let calls = ollama_calls(&done.calls, done.finish_reason);
+        let mut text = done.text;
+        if calls.is_none() {
+            text.push_str(&done.calls);
+        }
+        let mut out = line(&text);
+        if let Some(calls) = calls {
+            out["message"]["tool_calls"] = calls;
+        }
         done_fields(&mut out, done.finish_reason, &done.usage, &done.timings);
         return Ok(axum::Json(out).into_response());
     }
-    let lines = generation::pieces(events, metrics).map(move |piece| match piece {
-        Piece::Text(t) => line(&t),
-        Piece::Done {
-            finish_reason,
-            usage,
-            timings,
-        } => {
-            let mut out = line("");
-            done_fields(&mut out, finish_reason, &usage, &timings);
-            out
-        }
-        Piece::Error(e) => json!({ "error": e.to_string() }),
+    let mut call_text = String::new();
+    let lines = generation::pieces(events, metrics).flat_map(move |piece| {
+        let out = match piece {
+            Piece::Text(t) => vec![line(&t)],
+            Piece::Call(t) => {
+                call_text.push_str(&t);
+                Vec::new()
+            }
+            Piece::Done {
+                finish_reason,
+                usage,
+                timings,
+            } => {
+                let text = std::mem::take(&mut call_text);
+                let mut out = Vec::new();
+                match ollama_calls(&text, finish_reason) {
+                    Some(calls) => {
+                        let mut l = line("");
+                        l["message"]["tool_calls"] = calls;
+                        out.push(l);
+                    }
+                    None if !text.is_empty() => out.push(line(&text)),
+                    None => {}
+                }
+                let mut last = line("");
+                done_fields(&mut last, finish_reason, &usage, &timings);
+                out.push(last);
+                out
+            }
+            Piece::Error(e) => vec![json!({ "error": e.to_string() })],
+        };
+        futures::stream::iter(out)
     });
     Ok(ndjson(lines))
+}
+
+/// Ollama's `tool_calls` for a complete set of calls.
+fn ollama_calls(text: &str, finish: FinishReason) -> Option<Value> {
+    if finish != FinishReason::ToolCalls {
+        return None;
+    }
+    let calls = crate::tools::parse_calls(text)?;
+    Some(Value::Array(
+        calls
+            .into_iter()
+            .map(|c| json!({ "function": { "name": c.name, "arguments": c.arguments } }))
+            .collect(),
+    ))
 }
 
 /// One JSON object per line.

@@ -93,10 +93,10 @@ pub async fn show(
     }
     let template = state
         .backend
-        .apply_template(&[edgellm_backend::ChatMessage {
-            role: "user".into(),
-            content: "{{ .Prompt }}".into(),
-        }])
+        .apply_template(
+            &[edgellm_backend::ChatMessage::new("user", "{{ .Prompt }}")],
+            &[],
+        )
         .unwrap_or_default();
     Ok(Json(json!({
         "license": "",
@@ -109,7 +109,7 @@ pub async fn show(
             "general.parameter_count": m.n_params,
             format!("{}.context_length", m.architecture): m.n_ctx_train,
         },
-        "capabilities": ["completion"],
+        "capabilities": ["completion", "tools", "embedding"],
         "modified_at": rfc3339(m.modified_unix),
     })))
 }

@@ -67,9 +67,11 @@ impl OllamaCommon {
         let mut params = common.sampling(max_tokens_cap).map_err(rename_param)?;
         match &self.format {
             None => {}
-            Some(serde_json::Value::String(s)) if s == "json" => params.json = true,
+            Some(serde_json::Value::String(s)) if s == "json" => {
+                params.format = Some(serde_json::json!({ "type": "object" }))
+            }
             Some(serde_json::Value::String(s)) if s.is_empty() => {}
-            Some(serde_json::Value::Object(_)) => params.json = true,
+            Some(schema @ serde_json::Value::Object(_)) => params.format = Some(schema.clone()),
             Some(other) => {
                 return Err(ApiError::invalid(
                     "format",

@@ -46,14 +46,8 @@ pub async fn handler(State(state): State<AppState>, body: JsonBody) -> Result<Re
         }
     };
     let model = state.backend.model().map(|m| m.id).unwrap_or_default();
-    let events = generation::start(
-        &state,
-        GenerateRequest {
-            prompt: Prompt::Text(prompt),
-            params,
-        },
-    )
-    .await?;
+    let events =
+        generation::start(&state, GenerateRequest::new(Prompt::Text(prompt), params)).await?;
     let id = new_id("cmpl");
     let created = now_unix();
     let body = move |text: &str, finish: Option<&str>| {
@@ -71,7 +65,8 @@ pub async fn handler(State(state): State<AppState>, body: JsonBody) -> Result<Re
     let include_usage = common.include_usage();
     let chunks = generation::pieces(events, Arc::clone(&state.metrics)).flat_map(move |piece| {
         let out = match piece {
-            Piece::Text(t) => vec![body(&t, None)],
+            // Text completions offer no tools, so there are no calls.
+            Piece::Text(t) | Piece::Call(t) => vec![body(&t, None)],
             Piece::Done {
                 finish_reason,
                 usage,

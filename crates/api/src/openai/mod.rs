@@ -2,12 +2,14 @@
 //!
 //! - [`chat`]: `POST /v1/chat/completions`
 //! - [`completions`]: `POST /v1/completions`
+//! - [`embeddings`]: `POST /v1/embeddings`
 //! - [`models`]: `GET /v1/models`
 //! - [`params`]: request fields shared by both generation endpoints, and their validation.
 //! - [`sse`]: server-sent events framing (`data: ...`, `data: [DONE]`).
 
 pub mod chat;
 pub mod completions;
+pub mod embeddings;
 pub mod models;
 pub mod params;
 pub mod sse;

@@ -46,12 +46,20 @@ pub struct CommonParams {
     pub response_format: Option<ResponseFormat>,
 }
 
-/// OpenAI's `response_format`. `json_object` and `json_schema` constrain the answer to a
-/// JSON object (the schema itself is not enforced yet).
+/// OpenAI's `response_format`: `json_object` constrains the answer to a JSON object,
+/// `json_schema` to JSON valid under `json_schema.schema` (always enforced, `strict` or not).
 #[derive(Debug, Deserialize)]
 pub struct ResponseFormat {
     #[serde(rename = "type")]
     pub kind: String,
+    #[serde(default)]
+    pub json_schema: Option<JsonSchemaFormat>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct JsonSchemaFormat {
+    #[serde(default)]
+    pub schema: Option<serde_json::Value>,
 }
 
 /// Most stop strings a request may give (OpenAI's limit).
@@ -146,9 +154,23 @@ impl CommonParams {
             }
             Some(Stop::Many(v)) => v.clone(),
         };
-        p.json = match self.response_format.as_ref().map(|f| f.kind.as_str()) {
-            None | Some("text") => false,
-            Some("json_object" | "json_schema") => true,
+        let schema = self
+            .response_format
+            .as_ref()
+            .and_then(|f| f.json_schema.as_ref())
+            .and_then(|s| s.schema.clone());
+        p.format = match self.response_format.as_ref().map(|f| f.kind.as_str()) {
+            None | Some("text") => None,
+            Some("json_object") => Some(serde_json::json!({ "type": "object" })),
+            Some("json_schema") => match schema {
+                Some(schema @ serde_json::Value::Object(_)) => Some(schema),
+                _ => {
+                    return Err(ApiError::invalid(
+                        "response_format.json_schema.schema",
+                        "'response_format.json_schema.schema' must be a JSON schema object",
+                    ))
+                }
+            },
             Some(other) => {
                 return Err(ApiError::invalid(
                     "response_format.type",

@@ -14,25 +14,37 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod calls;
 mod output;
+mod room;
 mod slot;
 
-use edgellm_backend::{Event, SamplingParams};
+use edgellm_backend::{Event, SamplingParams, Tools};
 use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::model::LlamaModel;
+use llama_cpp_2::sampling::LlamaSampler;
 use llama_cpp_2::token::LlamaToken;
 use tokio::sync::mpsc;
 
 use crate::batch::{self, Part};
 use crate::decoder::Utf8Decoder;
+use crate::embed::{EmbedJob, Embedder};
 use crate::handle::{LoadState, Loaded, Shared};
 use crate::stop::StopMatcher;
 use crate::{load, sampler};
+use calls::CallState;
 use slot::{Active, Slot};
 
 /// How long an idle engine waits for work before it beats its heartbeat again.
 const IDLE_TICK: Duration = Duration::from_millis(500);
+
+/// What the engine thread is sent.
+#[derive(Debug)]
+pub(crate) enum Work {
+    Generate(Box<Job>),
+    Embed(EmbedJob),
+}
 
 /// A queued request, already tokenised and checked against the context size.
 #[derive(Debug)]
@@ -42,10 +54,14 @@ pub(crate) struct Job {
     pub(crate) max_tokens: usize,
     pub(crate) events: mpsc::Sender<Event>,
     pub(crate) submitted: Instant,
+    /// A compiled constraint (JSON schema, or a forced tool call) for the whole answer.
+    pub(crate) constraint: Option<LlamaSampler>,
+    /// Tools offered; `forced` when the answer must be a call.
+    pub(crate) tools: Option<(Tools, bool)>,
 }
 
 /// Entry point of the engine thread: load, then serve until every handle is gone.
-pub(crate) fn thread_main(shared: &Arc<Shared>, size: u64, jobs: Receiver<Job>) {
+pub(crate) fn thread_main(shared: &Arc<Shared>, size: u64, jobs: Receiver<Work>) {
     let fail = |why: String| {
         tracing::error!(error = %why, "engine failed");
         shared.state.send_replace(LoadState::Failed(why));
@@ -59,6 +75,7 @@ pub(crate) fn thread_main(shared: &Arc<Shared>, size: u64, jobs: Receiver<Job>) 
             template,
             info,
             load_secs: 0.0,
+            constraints: std::sync::OnceLock::new(),
         })
     }) {
         Ok(loaded) => loaded,
@@ -100,9 +117,12 @@ struct Scheduler<'m> {
     slots: Vec<Slot>,
     /// Jobs taken off the channel, waiting for a slot (oldest first).
     waiting: VecDeque<Job>,
-    n_ctx_slot: usize,
+    /// KV cells shared by all slots (one unified cache).
+    n_ctx: usize,
     n_batch: usize,
     shared: &'m Shared,
+    /// Created on the first embedding request.
+    embedder: Option<Result<Embedder<'m>, String>>,
 }
 
 impl<'m> Scheduler<'m> {
@@ -121,13 +141,14 @@ impl<'m> Scheduler<'m> {
             batch: LlamaBatch::new(cfg.batch_size as usize, cfg.parallel as i32),
             slots,
             waiting: VecDeque::new(),
-            n_ctx_slot: (cfg.ctx_size / cfg.parallel) as usize,
+            n_ctx: cfg.ctx_size as usize,
             n_batch: cfg.batch_size as usize,
             shared,
+            embedder: None,
         }
     }
 
-    fn run(&mut self, jobs: &Receiver<Job>) {
+    fn run(&mut self, jobs: &Receiver<Work>) {
         let mut open = true;
         loop {
             self.beat();
@@ -160,19 +181,19 @@ impl<'m> Scheduler<'m> {
     /// against `--queue` at once, not when a slot frees), and move the oldest into free
     /// slots. Blocks (with a heartbeat tick) only when idle. Returns false once every handle
     /// is gone.
-    fn admit(&mut self, jobs: &Receiver<Job>) -> bool {
+    fn admit(&mut self, jobs: &Receiver<Work>) -> bool {
         let idle = self.slots.iter().all(|s| s.active.is_none()) && self.waiting.is_empty();
         let mut open = true;
         if idle {
             match jobs.recv_timeout(IDLE_TICK) {
-                Ok(job) => self.waiting.push_back(job),
+                Ok(work) => self.take(work),
                 Err(RecvTimeoutError::Timeout) => return true,
                 Err(RecvTimeoutError::Disconnected) => open = false,
             }
         }
         while open {
             match jobs.try_recv() {
-                Ok(job) => self.waiting.push_back(job),
+                Ok(work) => self.take(work),
                 Err(TryRecvError::Empty) => break,
                 Err(TryRecvError::Disconnected) => open = false,
             }
@@ -193,22 +214,40 @@ impl<'m> Scheduler<'m> {
             let Some(job) = self.waiting.pop_front() else {
                 break;
             };
+            if !self.room_for(&job) {
+                // The running requests hold the cells it needs; it goes first when they end.
+                self.waiting.push_front(job);
+                break;
+            }
             self.shared.queued.fetch_sub(1, Ordering::Relaxed);
             self.assign(job);
         }
         open || !self.waiting.is_empty()
     }
 
+    /// Queue a generation; run an embedding request at once (between decode steps).
+    fn take(&mut self, work: Work) {
+        match work {
+            Work::Generate(job) => self.waiting.push_back(*job),
+            Work::Embed(job) => {
+                if job.reply.is_closed() {
+                    return;
+                }
+                let embedder = self
+                    .embedder
+                    .get_or_insert_with(|| Embedder::new(self.model, &self.shared.config));
+                let result = match embedder {
+                    Ok(e) => e.run(&job.inputs),
+                    Err(why) => Err(edgellm_backend::BackendError::Unavailable(why.clone())),
+                };
+                let _ = job.reply.send(result);
+            }
+        }
+    }
+
     /// Put a job into the free slot whose cache shares the longest prefix with its prompt.
     fn assign(&mut self, job: Job) {
-        let (index, lcp) = self
-            .slots
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| s.active.is_none())
-            .map(|(i, s)| (i, common_prefix(&s.cached, &job.tokens)))
-            .max_by_key(|&(i, lcp)| (lcp, std::cmp::Reverse(self.slots[i].cached.len())))
-            .expect("admit only assigns when a slot is free");
+        let (index, lcp) = self.best_slot(&job.tokens);
         // At least one prompt token must be decoded to get logits for the first sample.
         let slot = &mut self.slots[index];
         let keep = slot.trim(&mut self.ctx, lcp.min(job.tokens.len() - 1));
@@ -221,8 +260,12 @@ impl<'m> Scheduler<'m> {
             .reused_tokens
             .fetch_add(keep as u64, Ordering::Relaxed);
         let active = Active {
-            sampler: sampler::build(self.model, &job.params, &job.tokens),
-            stop: StopMatcher::new(job.params.stop),
+            sampler: sampler::build(self.model, &job.params, &job.tokens, job.constraint),
+            stop: StopMatcher::new(job.params.stop.clone()),
+            params: job.params,
+            calls: job
+                .tools
+                .map(|(tools, forced)| CallState::new(tools, forced)),
             events: job.events,
             next_prompt: keep,
             prompt: job.tokens,

@@ -5,16 +5,20 @@ use std::time::Instant;
 
 use edgellm_backend::{BackendError, Event, FinishReason, Timings, Usage};
 
+use llama_cpp_2::token::LlamaToken;
+
+use super::calls::Scan;
 use super::Scheduler;
 use crate::batch::{self, Part};
+use crate::decoder::Utf8Decoder;
+use crate::sampler;
 use crate::stop::StopCheck;
 
 impl Scheduler<'_> {
     /// Sample the next token of slot `index` and send its text.
     pub(super) fn sample(&mut self, index: usize, idx: i32) {
         let vocab = self.model.vocab();
-        let slot = &mut self.slots[index];
-        let Some(active) = slot.active.as_mut() else {
+        let Some(active) = self.slots[index].active.as_mut() else {
             return;
         };
         let token = active.sampler.sample(&self.ctx, idx);
@@ -24,41 +28,160 @@ impl Scheduler<'_> {
         }
         active.generated += 1;
         self.shared.generated_tokens.fetch_add(1, Ordering::Relaxed);
-        let text = active
-            .decoder
-            .push(&vocab.token_to_piece(token, false, None));
-        match active.stop.push(&text) {
-            StopCheck::Continue(text) => {
-                if !text.is_empty() {
-                    active.send(Event::Text(text));
-                }
-            }
-            StopCheck::Stopped(text) => {
-                if !text.is_empty() {
-                    active.send(Event::Text(text));
-                }
-                return self.finish(index, FinishReason::Stop, false);
-            }
+        let piece = vocab.token_to_piece(token, false, None);
+        if let Some(calls) = active.calls.as_mut() {
+            calls.record(token, &piece);
         }
-        if active.generated >= active.max_tokens || slot.cached.len() >= self.n_ctx_slot {
+        let text = active.decoder.push(&piece);
+        // A tool call is not content: it is looked for before stop strings.
+        let text = match active.calls.as_mut().map(|c| c.scan(text.clone())) {
+            None => text,
+            Some(Scan::Content(t)) => t,
+            Some(Scan::Call(t)) => {
+                if !t.is_empty() {
+                    active.send(Event::Call(t));
+                }
+                String::new()
+            }
+            Some(Scan::Starts { content, at }) => {
+                if self.send_content(index, &content) {
+                    return self.finish(index, FinishReason::Stop, false);
+                }
+                // Content ends where the call starts: release what the stop matcher holds.
+                if let Some(active) = self.slots[index].active.as_mut() {
+                    let held = active.stop.finish();
+                    if !held.is_empty() {
+                        active.send(Event::Text(held));
+                    }
+                }
+                return self.start_call(index, token, at);
+            }
+        };
+        if self.send_content(index, &text) {
+            return self.finish(index, FinishReason::Stop, false);
+        }
+        self.next(index, token);
+    }
+
+    /// Send content through the stop matcher. Returns whether a stop string matched.
+    fn send_content(&mut self, index: usize, text: &str) -> bool {
+        let Some(active) = self.slots[index].active.as_mut() else {
+            return false;
+        };
+        let (out, stopped) = match active.stop.push(text) {
+            StopCheck::Continue(t) => (t, false),
+            StopCheck::Stopped(t) => (t, true),
+        };
+        if !out.is_empty() {
+            active.send(Event::Text(out));
+        }
+        stopped
+    }
+
+    /// After a sampled token: end on the limits, else decode it next step.
+    fn next(&mut self, index: usize, token: LlamaToken) {
+        let Some(active) = self.slots[index].active.as_ref() else {
+            return;
+        };
+        if active.generated >= active.max_tokens || !self.room_for_token(index) {
             return self.finish(index, FinishReason::Length, true);
         }
-        active.pending = Some(token);
+        if let Some(active) = self.slots[index].active.as_mut() {
+            active.pending = Some(token);
+        }
+    }
+
+    /// A tool call starts `at` bytes into the generated text: roll the slot back to the token
+    /// holding that byte and go on under the call grammar (see `calls`).
+    fn start_call(&mut self, index: usize, token: LlamaToken, at: usize) {
+        let constraints = self.shared.loaded.get().map(|l| l.constraints());
+        let slot = &mut self.slots[index];
+        let Some(active) = slot.active.as_mut() else {
+            return;
+        };
+        let Some(calls) = active.calls.as_mut() else {
+            return;
+        };
+        let grammar = |prefix: &str| match constraints {
+            Some(Ok(c)) => c
+                .calls(&calls.tools, None, prefix)
+                .map_err(|e| e.to_string()),
+            Some(Err(e)) => Err(e.to_string()),
+            None => Err("the model is not loaded".into()),
+        };
+        let grammar = match grammar(&calls.prefix_at(at)) {
+            Ok(g) => g,
+            Err(why) => {
+                tracing::warn!(error = %why, "tool call grammar unavailable; the call is not constrained");
+                let text = calls.enter_unconstrained(at);
+                if !text.is_empty() {
+                    active.send(Event::Call(text));
+                }
+                return self.next(index, token);
+            }
+        };
+        let rewind = calls.rewind(at);
+        let history: Vec<LlamaToken> = active
+            .prompt
+            .iter()
+            .chain(calls.tokens())
+            .copied()
+            .collect();
+        active.sampler = sampler::build(self.model, &active.params, &history, Some(grammar));
+        active.generated = rewind.keep;
+        active.decoder = Utf8Decoder::default();
+        // Decode the last kept token again: its logits are where the call begins.
+        let last = history[history.len() - 1];
+        active.pending = Some(last);
+        let want = history.len() - 1;
+        if slot.trim(&mut self.ctx, want) != want {
+            return self.fail(
+                index,
+                "the KV cache could not be rolled back for a tool call",
+            );
+        }
+        tracing::debug!(slot = slot.seq, kept = rewind.keep, "tool call started");
+    }
+
+    fn fail(&mut self, index: usize, why: &str) {
+        if let Some(active) = self.slots[index].active.take() {
+            active.send(Event::Error(BackendError::Internal(why.to_owned())));
+        }
     }
 
     pub(super) fn finish(&mut self, index: usize, reason: FinishReason, flush: bool) {
         let Some(mut active) = self.slots[index].active.take() else {
             return;
         };
+        let in_call = active.calls.as_ref().is_some_and(|c| c.in_call());
         if flush {
             let tail = active.decoder.finish();
-            let (StopCheck::Continue(mut rest) | StopCheck::Stopped(mut rest)) =
-                active.stop.push(&tail);
-            rest.push_str(&active.stop.finish());
-            if !rest.is_empty() {
-                active.send(Event::Text(rest));
+            if in_call {
+                if !tail.is_empty() {
+                    active.send(Event::Call(tail));
+                }
+            } else {
+                let mut text = tail;
+                if let Some(calls) = active.calls.as_mut() {
+                    text = match calls.scan(text) {
+                        Scan::Content(t) | Scan::Call(t) => t,
+                        Scan::Starts { content, .. } => content,
+                    };
+                    text.push_str(&calls.finish().unwrap_or_default());
+                }
+                let (StopCheck::Continue(mut rest) | StopCheck::Stopped(mut rest)) =
+                    active.stop.push(&text);
+                rest.push_str(&active.stop.finish());
+                if !rest.is_empty() {
+                    active.send(Event::Text(rest));
+                }
             }
         }
+        let reason = if in_call && reason == FinishReason::Stop {
+            FinishReason::ToolCalls
+        } else {
+            reason
+        };
         let first = active.first_token.unwrap_or_else(Instant::now);
         let timings = Timings {
             queue_us: active.queue_us,

@@ -2,7 +2,7 @@
 
 use std::time::Instant;
 
-use edgellm_backend::Event;
+use edgellm_backend::{Event, SamplingParams};
 use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::sampling::LlamaSampler;
 use llama_cpp_2::token::LlamaToken;
@@ -10,6 +10,8 @@ use tokio::sync::mpsc;
 
 use crate::decoder::Utf8Decoder;
 use crate::stop::StopMatcher;
+
+use super::calls::CallState;
 
 /// One sequence of the batch, with the tokens its KV cache holds.
 pub(super) struct Slot {
@@ -47,6 +49,10 @@ pub(super) struct Active {
     /// Sampled, sent, not yet decoded.
     pub(super) pending: Option<LlamaToken>,
     pub(super) sampler: LlamaSampler,
+    /// Kept to rebuild the sampler when a tool call starts.
+    pub(super) params: SamplingParams,
+    /// When the request offers tools.
+    pub(super) calls: Option<CallState>,
     pub(super) decoder: Utf8Decoder,
     pub(super) stop: StopMatcher,
     pub(super) generated: usize,

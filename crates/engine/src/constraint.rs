@@ -1,0 +1,244 @@
+//! Constrained decoding: JSON schemas and tool calls, enforced with llguidance.
+//!
+//! Why llguidance and not llama.cpp's GBNF grammar sampler: llguidance takes JSON Schema
+//! as it comes (`$ref`, `anyOf`, `enum`, `const`, formats, lengths: what Pydantic and
+//! Home Assistant send) instead of a schema-to-GBNF converter we would have to write and
+//! keep correct; it computes each token mask over a token trie, which stays fast on
+//! Qwen's 152k-token vocabulary; and it runs in Rust, so a token it does not expect is an
+//! error value, never the C++ exception that aborts the process in the GBNF sampler.
+//! Building the tokenizer trie takes a moment, so it happens once per model, on first use.
+
+use std::sync::Arc;
+
+use edgellm_backend::{BackendError, Tools};
+use llama_cpp_2::model::LlamaModel;
+use llama_cpp_2::sampling::LlamaSampler;
+use llguidance::api::TopLevelGrammar;
+use llguidance::{Matcher, ParserFactory};
+use serde_json::{json, Value};
+
+/// JSON as Qwen writes it (`{"a": 1, "b": [1, 2]}`), with no room for runs of whitespace
+/// that a small model can fall into and never leave.
+fn compact() -> Value {
+    json!({ "whitespace_flexible": false, "item_separator": ", ", "key_separator": ": " })
+}
+
+/// Compiles schemas and call grammars for one model.
+pub(crate) struct Constraints {
+    factory: Arc<ParserFactory>,
+}
+
+impl std::fmt::Debug for Constraints {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Constraints")
+    }
+}
+
+impl Constraints {
+    pub(crate) fn new(model: &LlamaModel) -> Result<Self, String> {
+        Self::from_env(&LlamaSampler::llguidance_tok_env(model))
+    }
+
+    fn from_env(env: &toktrie::TokEnv) -> Result<Self, String> {
+        let mut factory = ParserFactory::new_simple(env).map_err(|e| e.to_string())?;
+        factory.quiet();
+        Ok(Self {
+            factory: Arc::new(factory),
+        })
+    }
+
+    /// A sampler that allows only JSON valid under `schema`.
+    pub(crate) fn json(&self, schema: &Value) -> Result<LlamaSampler, BackendError> {
+        Ok(LlamaSampler::from(self.json_matcher(schema)?))
+    }
+
+    fn json_matcher(&self, schema: &Value) -> Result<Matcher, BackendError> {
+        self.matcher(TopLevelGrammar::from_json_schema(with_options(schema)?))
+    }
+
+    /// A sampler that allows `prefix` and then tool calls in either form the model uses:
+    /// `<tool_call>\n{"name": .., "arguments": {..}}\n</tool_call>` (several, newline
+    /// separated, when parallel calls are allowed) or one bare `{"name": .., "arguments": ..}`.
+    pub(crate) fn calls(
+        &self,
+        tools: &Tools,
+        only: Option<&str>,
+        prefix: &str,
+    ) -> Result<LlamaSampler, BackendError> {
+        Ok(LlamaSampler::from(self.calls_matcher(tools, only, prefix)?))
+    }
+
+    fn calls_matcher(
+        &self,
+        tools: &Tools,
+        only: Option<&str>,
+        prefix: &str,
+    ) -> Result<Matcher, BackendError> {
+        self.matcher(TopLevelGrammar::from_lark(calls_lark(tools, only, prefix)?))
+    }
+
+    fn matcher(&self, grammar: TopLevelGrammar) -> Result<Matcher, BackendError> {
+        let parser = self
+            .factory
+            .create_parser(grammar)
+            .map_err(|e| BackendError::InvalidRequest(format!("the schema cannot be used: {e}")))?;
+        let mut matcher = Matcher::new(Ok(parser));
+        // A grammar that allows nothing at all would leave the model only end-of-text.
+        if let Err(e) = matcher.compute_mask() {
+            return Err(BackendError::InvalidRequest(format!(
+                "the schema cannot be used: {e}"
+            )));
+        }
+        Ok(matcher)
+    }
+}
+
+/// `schema` with our JSON formatting options; it must be a JSON object (or `true`).
+fn with_options(schema: &Value) -> Result<Value, BackendError> {
+    let mut schema = match schema {
+        Value::Object(_) => schema.clone(),
+        Value::Bool(true) => json!({}),
+        other => {
+            return Err(BackendError::InvalidRequest(format!(
+                "a JSON schema must be an object, got {other}"
+            )))
+        }
+    };
+    schema["x-guidance"] = compact();
+    Ok(schema)
+}
+
+/// The Lark grammar of a tool-call answer.
+fn calls_lark(tools: &Tools, only: Option<&str>, prefix: &str) -> Result<String, BackendError> {
+    let mut choices = Vec::new();
+    for def in &tools.definitions {
+        let function = &def["function"];
+        let Some(name) = function["name"].as_str() else {
+            continue;
+        };
+        if only.is_some_and(|o| o != name) {
+            continue;
+        }
+        let arguments = match &function["parameters"] {
+            Value::Null => json!({ "type": "object" }),
+            Value::Object(p) if p.is_empty() => json!({ "type": "object" }),
+            p => p.clone(),
+        };
+        choices.push(json!({
+            "type": "object",
+            "properties": { "name": { "const": name }, "arguments": arguments },
+            "required": ["name", "arguments"],
+            "additionalProperties": false,
+        }));
+    }
+    if choices.is_empty() {
+        return Err(BackendError::InvalidRequest(
+            "no tool matches 'tool_choice'".into(),
+        ));
+    }
+    let mut call = if choices.len() == 1 {
+        choices.remove(0)
+    } else {
+        json!({ "anyOf": choices })
+    };
+    call["x-guidance"] = compact();
+    let more = if tools.parallel {
+        r#" ("\n" tagged)*"#
+    } else {
+        ""
+    };
+    let lead = if prefix.is_empty() {
+        String::new()
+    } else {
+        format!("{} ", quote(prefix))
+    };
+    Ok(format!(
+        "start: {lead}(tagged{more} | call)\n\
+         tagged: \"<tool_call>\\n\" call \"\\n</tool_call>\"\n\
+         call: %json {call}\n"
+    ))
+}
+
+/// A Lark string literal of `text`.
+fn quote(text: &str) -> String {
+    // Lark's string literals take JSON's escapes.
+    Value::String(text.to_owned()).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use edgellm_backend::ToolChoice;
+
+    fn tools(parallel: bool) -> Tools {
+        Tools {
+            definitions: vec![
+                json!({"type": "function", "function": {"name": "get_weather", "parameters": {
+                    "type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}),
+                json!({"type": "function", "function": {"name": "ping"}}),
+            ],
+            choice: ToolChoice::Auto,
+            parallel,
+        }
+    }
+
+    /// Whether `m` accepts `text` as a complete output (byte-level tokens).
+    fn accepts(mut m: Matcher, text: &str) -> bool {
+        let tokens: Vec<u32> = text.bytes().map(u32::from).collect();
+        m.consume_tokens(&tokens).is_ok() && m.is_accepting().unwrap_or(false)
+    }
+
+    fn bytes() -> Constraints {
+        Constraints::from_env(&toktrie::ApproximateTokEnv::single_byte_env()).unwrap()
+    }
+
+    #[test]
+    fn calls_are_accepted_in_both_forms_and_must_fit_the_schema() {
+        let c = bytes();
+        let m = || c.calls_matcher(&tools(false), None, "").unwrap();
+        let tagged = "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n</tool_call>";
+        assert!(accepts(m(), tagged));
+        assert!(accepts(m(), r#"{"name": "ping", "arguments": {}}"#));
+        // Wrong argument type, unknown tool, missing required argument.
+        assert!(!accepts(
+            m(),
+            r#"{"name": "get_weather", "arguments": {"city": 3}}"#
+        ));
+        assert!(!accepts(m(), r#"{"name": "nope", "arguments": {}}"#));
+        assert!(!accepts(m(), r#"{"name": "get_weather", "arguments": {}}"#));
+        // Two calls only when parallel calls are allowed.
+        let two = format!("{tagged}\n{tagged}");
+        assert!(!accepts(m(), &two));
+        assert!(accepts(
+            c.calls_matcher(&tools(true), None, "").unwrap(),
+            &two
+        ));
+        // The prefix comes first; a named choice allows that tool only.
+        let with_prefix = c.calls_matcher(&tools(false), None, " \"x\"\n").unwrap();
+        assert!(accepts(with_prefix, &format!(" \"x\"\n{tagged}")));
+        let only = c.calls_matcher(&tools(false), Some("ping"), "").unwrap();
+        assert!(!accepts(only, tagged));
+        assert!(c.calls_matcher(&tools(false), Some("nope"), "").is_err());
+    }
+
+    #[test]
+    fn json_schemas_are_enforced() {
+        let c = bytes();
+        let schema =
+            json!({"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]});
+        assert!(accepts(c.json_matcher(&schema).unwrap(), r#"{"n": 3}"#));
+        assert!(!accepts(c.json_matcher(&schema).unwrap(), r#"{"n": "3"}"#));
+        assert!(!accepts(c.json_matcher(&schema).unwrap(), r#"{}"#));
+        let any = json!({"type": "object"});
+        assert!(accepts(c.json_matcher(&any).unwrap(), r#"{"a": [1, 2]}"#));
+        assert!(c.json_matcher(&json!({"type": "no-such-type"})).is_err());
+    }
+
+    #[test]
+    fn schemas_must_be_objects() {
+        assert!(with_options(&json!([1])).is_err());
+        assert!(with_options(&json!("x")).is_err());
+        let s = with_options(&json!({"type": "object"})).unwrap();
+        assert_eq!(s["x-guidance"]["whitespace_flexible"], false);
+    }
+}

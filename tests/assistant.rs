@@ -1,0 +1,157 @@
+//! An assistant's features with the real model: tool calls, structured outputs and
+//! embeddings through the real `openai` and `ollama` clients and LangChain (including a
+//! Home Assistant-shaped exchange), one request using the whole shared context, and clear
+//! errors for requests that cannot be served.
+
+mod common;
+
+use std::process::Command;
+
+use common::Server;
+use serde_json::{json, Value};
+
+fn python() -> String {
+    let home = std::env::var("HOME").unwrap();
+    let venv = std::env::var("EDGELLM_TEST_VENV")
+        .unwrap_or_else(|_| format!("{home}/.cache/edgellm/venv"));
+    format!("{venv}/bin/python")
+}
+
+#[test]
+fn clients_get_tool_calls_structured_outputs_and_embeddings() {
+    let server = Server::start(&["--ctx-size", "4096", "--parallel", "2"]);
+    let ca = server.state.path().join("tls/ca.pem");
+    let out = Command::new(python())
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/clients/assistant.py"
+        ))
+        .arg(format!("https://localhost:{}", server.port()))
+        .arg(&ca)
+        .output()
+        .expect("the test venv exists (tests/setup.sh creates it)");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "assistant.py failed:\n{stdout}\n{}\nserver log:\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        server.log()
+    );
+    let got: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    eprintln!("{got:#}");
+    // Qwen2.5-0.5B's hidden size.
+    assert_eq!(got["embedding_dims"], 896);
+    assert_eq!(got["openai_auto"]["name"], "get_weather");
+    assert!(got["home_assistant_calls"]
+        .as_array()
+        .is_some_and(|c| !c.is_empty()));
+}
+
+#[test]
+fn one_request_may_use_the_whole_context_while_the_other_slot_is_idle() {
+    let server = Server::start(&["--ctx-size", "1024", "--parallel", "2"]);
+    let client = server.blocking_client();
+    let models: Value = client
+        .get(server.url("/v1/models"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(models["data"][0]["meta"]["n_ctx"], 1024, "{models}");
+    // About 700 tokens: more than ctx-size / parallel (512), less than ctx-size.
+    let long = "The quick brown fox jumps over the lazy dog. ".repeat(70);
+    let r: Value = client
+        .post(server.url("/v1/chat/completions"))
+        .json(&json!({
+            "messages": [{ "role": "user", "content": format!("{long}\nHow many foxes?") }],
+            "temperature": 0, "max_tokens": 8,
+        }))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let prompt = r["usage"]["prompt_tokens"].as_u64().unwrap_or(0);
+    assert!(prompt > 512 && prompt < 1024, "{r}");
+    // Twice that does not fit at all: the clear 400.
+    let r = client
+        .post(server.url("/v1/chat/completions"))
+        .json(&json!({ "messages": [{ "role": "user", "content": long.repeat(2) }] }))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let e: Value = r.json().unwrap();
+    assert_eq!(e["error"]["code"], "context_length_exceeded", "{e}");
+}
+
+#[test]
+fn requests_that_cannot_be_served_get_clear_errors() {
+    let server = Server::start(&[]);
+    let client = server.blocking_client();
+    let post = |path: &str, body: Value| {
+        let r = client.post(server.url(path)).json(&body).send().unwrap();
+        let status = r.status().as_u16();
+        (status, r.json::<Value>().unwrap())
+    };
+    let msg = [json!({ "role": "user", "content": "hi" })];
+    let weather = json!([{ "type": "function", "function": { "name": "get_weather",
+        "parameters": { "type": "object", "properties": { "city": { "type": "string" } } } } }]);
+    for (body, param) in [
+        (
+            json!({ "messages": msg, "tools": weather, "tool_choice": { "type": "function", "function": { "name": "nope" } } }),
+            "tool_choice",
+        ),
+        (
+            json!({ "messages": msg, "tools": [{ "type": "function", "function": { "name": "bad name" } }] }),
+            "tools[0].function.name",
+        ),
+        (
+            json!({ "messages": msg, "response_format": { "type": "json_schema", "json_schema": { "name": "x" } } }),
+            "response_format.json_schema.schema",
+        ),
+        (
+            json!({ "messages": [{ "role": "assistant", "content": null, "tool_calls": [{ "id": "1", "type": "function",
+                "function": { "name": "f", "arguments": "{not json" } }] }] }),
+            "messages[0].tool_calls[0].function.arguments",
+        ),
+    ] {
+        let (status, e) = post("/v1/chat/completions", body.clone());
+        assert_eq!(status, 400, "{body} -> {e}");
+        assert_eq!(e["error"]["param"], param, "{e}");
+    }
+    // A schema llguidance cannot use is refused before any generation.
+    let (status, e) = post(
+        "/v1/chat/completions",
+        json!({ "messages": msg, "response_format": { "type": "json_schema",
+            "json_schema": { "name": "x", "schema": { "type": "no-such-type" } } } }),
+    );
+    assert_eq!(status, 400, "{e}");
+    assert!(
+        e["error"]["message"].as_str().unwrap().contains("schema"),
+        "{e}"
+    );
+    let (status, e) = post(
+        "/api/chat",
+        json!({ "messages": msg, "format": { "type": 7 }, "stream": false }),
+    );
+    assert_eq!(status, 400, "{e}");
+    assert!(e["error"].is_string(), "{e}");
+    // Embeddings: token ids, too long without truncation, empty input.
+    let (status, e) = post("/v1/embeddings", json!({ "input": [[1, 2, 3]] }));
+    assert_eq!(
+        (status, e["error"]["param"].clone()),
+        (400, json!("input")),
+        "{e}"
+    );
+    let long = "word ".repeat(2000);
+    let (status, e) = post("/v1/embeddings", json!({ "input": long }));
+    assert_eq!(status, 400, "{e}");
+    assert_eq!(e["error"]["code"], "context_length_exceeded", "{e}");
+    let (status, e) = post("/api/embed", json!({ "input": long }));
+    assert_eq!(status, 200, "Ollama truncates by default: {e}");
+    assert_eq!(e["prompt_eval_count"], 512, "{e}");
+    let (status, e) = post("/v1/embeddings", json!({ "input": "" }));
+    assert_eq!(status, 400, "{e}");
+    // The daemon is still serving.
+    let (status, _) = post("/v1/embeddings", json!({ "input": "still here" }));
+    assert_eq!(status, 200);
+}
