@@ -2,6 +2,7 @@
 //!
 //! Prompt processing and generation speed, time to first token, aggregate throughput at
 //! 1, 2 and 4 concurrent streams, a cold versus a warm (prefix-reused) second chat turn,
+//! the cost of a JSON-schema constraint (on its own stream and on a stream beside it),
 //! model load time and peak RSS. A table for people, `--json` for machines.
 
 use std::time::Instant;
@@ -25,9 +26,20 @@ struct Run {
 }
 
 async fn run(engine: &EngineHandle, prompt: Prompt, max_tokens: u32) -> Result<Run, Error> {
+    run_with(engine, prompt, max_tokens, None).await
+}
+
+/// A greedy request, constrained to JSON valid under `schema` when given.
+async fn run_with(
+    engine: &EngineHandle,
+    prompt: Prompt,
+    max_tokens: u32,
+    schema: Option<serde_json::Value>,
+) -> Result<Run, Error> {
     let params = SamplingParams {
         temperature: 0.0,
         max_tokens: Some(max_tokens),
+        format: schema,
         ..SamplingParams::default()
     };
     let mut events = engine
@@ -67,6 +79,62 @@ fn chat(nonce: usize, turns: &[&str]) -> Prompt {
 }
 
 /// The run whose `rate` is the median of three.
+/// Generation speed of one run after its first token.
+fn rate(r: &Run) -> f64 {
+    r.generated.saturating_sub(1) as f64 / r.generation_s.max(1e-9)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(0.0)
+}
+
+/// Two streams at once, the second plain or under a JSON schema (llguidance computes a
+/// token mask over the whole vocabulary each step). Returns the medians over `rounds` of:
+/// the first stream's speed beside a plain / a constrained stream, and the second stream's
+/// own speed plain / constrained.
+async fn constraint_cost(
+    engine: &EngineHandle,
+    gen_tokens: u32,
+    rounds: usize,
+) -> Result<[f64; 4], Error> {
+    let schema = json!({
+        "type": "object",
+        "properties": { "fruits": { "type": "array", "items": { "type": "object",
+            "properties": { "name": { "type": "string" }, "colour": { "type": "string" },
+                "weight_grams": { "type": "integer" } },
+            "required": ["name", "colour", "weight_grams"] } } },
+        "required": ["fruits"],
+    });
+    let mut out: [Vec<f64>; 4] = Default::default();
+    for round in 0..rounds {
+        for constrained in [false, true] {
+            let tag = 40 + round * 2 + usize::from(constrained);
+            let (beside, other) = futures::future::join(
+                run(
+                    engine,
+                    Prompt::Text(format!("{tag}: Write about the sea.")),
+                    gen_tokens,
+                ),
+                run_with(
+                    engine,
+                    chat(
+                        tag,
+                        &["List twenty fruits with their colour and weight as JSON."],
+                    ),
+                    gen_tokens,
+                    constrained.then(|| schema.clone()),
+                ),
+            )
+            .await;
+            let i = usize::from(constrained);
+            out[i].push(rate(&beside?));
+            out[2 + i].push(rate(&other?));
+        }
+    }
+    Ok(out.map(median))
+}
+
 fn median_by(mut runs: Vec<Run>, rate: impl Fn(&Run) -> f64) -> Run {
     runs.sort_by(|a, b| rate(a).total_cmp(&rate(b)));
     runs.swap_remove(runs.len() / 2)
@@ -154,6 +222,13 @@ async fn bench(args: BenchOptions, cfg: EngineConfig) -> Result<(), Error> {
     let warm = run(&engine, chat(200, &[first, &reply, second]), 1).await?;
     let cold = run(&engine, chat(100, &[first, &reply, second]), 1).await?;
 
+    let constraint = if cfg.parallel >= 2 {
+        progress("a JSON-schema stream beside a plain one");
+        Some(constraint_cost(&engine, args.gen_tokens, 3).await?)
+    } else {
+        None
+    };
+
     let report = json!({
         "model": cfg.model_id,
         "threads": cfg.threads,
@@ -168,6 +243,12 @@ async fn bench(args: BenchOptions, cfg: EngineConfig) -> Result<(), Error> {
         "aggregate_tokens_per_second": aggregate.iter().map(|(n, t)| json!({ "streams": n, "tokens_per_second": t })).collect::<Vec<_>>(),
         "second_turn_ttft_cold_seconds": cold.ttft_s,
         "second_turn_ttft_warm_seconds": warm.ttft_s,
+        "json_schema_constraint": constraint.map(|[plain, beside, free, constrained]| json!({
+            "neighbour_tokens_per_second_beside_plain": plain,
+            "neighbour_tokens_per_second_beside_constrained": beside,
+            "stream_tokens_per_second_plain": free,
+            "stream_tokens_per_second_constrained": constrained,
+        })),
         "peak_rss_mib": peak_rss_mib(),
     });
     if args.json {
@@ -202,6 +283,18 @@ async fn bench(args: BenchOptions, cfg: EngineConfig) -> Result<(), Error> {
         warm.ttft_s,
         cold.ttft_s / warm.ttft_s.max(1e-6)
     );
+    if let Some([plain, beside, free, constrained]) = constraint {
+        println!(
+            "  stream beside JSON schema{:>8.1} tok/s  (beside a plain stream {plain:.1}, {:.2}x)",
+            beside,
+            beside / plain.max(1e-9)
+        );
+        println!(
+            "  JSON-schema stream       {:>8.1} tok/s  (unconstrained {free:.1}, {:.2}x)",
+            constrained,
+            constrained / free.max(1e-9)
+        );
+    }
     if let Some(rss) = peak_rss_mib() {
         println!("  peak RSS                 {rss:>8.0} MiB");
     }

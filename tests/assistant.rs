@@ -84,6 +84,55 @@ fn one_request_may_use_the_whole_context_while_the_other_slot_is_idle() {
 }
 
 #[test]
+fn embeddings_come_from_the_embedding_model_when_one_is_given() {
+    // No dedicated embedding GGUF can be fetched here, so the test model is loaded a
+    // second time as the embedding model: the path (second model, its own tokenizer and
+    // context, GGUF pooling) is the same for any GGUF.
+    let model = common::model_path();
+    let second = model.display().to_string();
+    let server = Server::start(&["--model-id", "chat", "--embedding-model", &second]);
+    assert!(
+        server.log().contains("embedding model loaded"),
+        "{}",
+        server.log()
+    );
+    let client = server.blocking_client();
+    let models: Value = client
+        .get(server.url("/v1/models"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let stem = model.file_stem().unwrap().to_string_lossy().into_owned();
+    assert_eq!(models["data"][0]["id"], "chat");
+    assert_eq!(
+        models["data"][0]["meta"]["embedding_model"],
+        stem.as_str(),
+        "{models}"
+    );
+    let e: Value = client
+        .post(server.url("/v1/embeddings"))
+        .json(&json!({ "input": ["a cat on a mat", "a kitten on a rug"] }))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let v = |i: usize| -> Vec<f64> {
+        e["data"][i]["embedding"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap())
+            .collect()
+    };
+    let (a, b) = (v(0), v(1));
+    assert_eq!(a.len(), 896, "{e}");
+    let norm: f64 = a.iter().map(|x| x * x).sum::<f64>().sqrt();
+    assert!((norm - 1.0).abs() < 1e-3, "{norm}");
+    assert!(a.iter().zip(&b).map(|(x, y)| x * y).sum::<f64>() > 0.5);
+}
+
+#[test]
 fn requests_that_cannot_be_served_get_clear_errors() {
     let server = Server::start(&[]);
     let client = server.blocking_client();

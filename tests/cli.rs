@@ -77,6 +77,25 @@ fn bad_model_files_are_named_and_exit_non_zero() {
     let (code, err) = serve_error(&truncated, &state);
     assert_ne!(code, 0);
     assert!(err.contains("truncated or corrupt"), "{err}");
+
+    // A missing --embedding-model is named before anything loads.
+    let missing = dir.path().join("embed.gguf");
+    let (code, _, err) = run(&[
+        "serve",
+        "--model",
+        model_path().to_str().unwrap(),
+        "--embedding-model",
+        missing.to_str().unwrap(),
+        "--state-dir",
+        state.path().to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+    ]);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("embed.gguf") && err.contains("does not exist"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -21,7 +21,7 @@ pub struct EngineArgs {
     #[arg(long, env = "EDGELLM_THREADS_BATCH", value_name = "N")]
     pub threads_batch: Option<u32>,
 
-    /// Context size in tokens, shared by all parallel slots (each gets ctx-size / parallel).
+    /// Context size in tokens, one cache shared by all parallel slots (one request may use all of it).
     #[arg(
         long,
         env = "EDGELLM_CTX_SIZE",
@@ -59,6 +59,10 @@ pub struct EngineArgs {
     /// Lock the model in RAM so it is never paged out (needs LimitMEMLOCK).
     #[arg(long, env = "EDGELLM_MLOCK")]
     pub mlock: bool,
+
+    /// A second GGUF, an embedding model, for the embedding endpoints [default: the main model]
+    #[arg(long, env = "EDGELLM_EMBEDDING_MODEL", value_name = "PATH")]
+    pub embedding_model: Option<PathBuf>,
 }
 
 impl EngineArgs {
@@ -78,14 +82,6 @@ impl EngineArgs {
         let threads_batch = at_least("threads-batch", self.threads_batch.unwrap_or(threads), 1)?;
         let parallel = at_least("parallel", self.parallel, 1)?;
         let ctx_size = at_least("ctx-size", self.ctx_size, 64)?;
-        if ctx_size / parallel < 64 {
-            return Err(Error::config(
-                "ctx-size",
-                format!(
-                    "{ctx_size} tokens shared by {parallel} slots leaves fewer than 64 per request"
-                ),
-            ));
-        }
         let batch_size = at_least("batch-size", self.batch_size, parallel.max(8))?;
         let ubatch_size = at_least("ubatch-size", self.ubatch_size, 1)?;
         if ubatch_size > batch_size {
@@ -105,6 +101,7 @@ impl EngineArgs {
             parallel,
             queue: at_least("queue", self.queue, 1)?,
             mlock: self.mlock,
+            embedding_model: self.embedding_model,
         })
     }
 }

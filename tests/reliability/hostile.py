@@ -37,6 +37,8 @@ EXTREME = [1e308, -1e308, 5e-324, 10**30, -(10**30)]
 
 
 class Case:
+    """`ok`: True must be a 200, False a 4xx, None either (never a 5xx or a crash)."""
+
     def __init__(self, name, path, body, ok, raw=None):
         self.name, self.path, self.body, self.ok, self.raw = name, path, body, ok, raw
 
@@ -135,12 +137,34 @@ def cases(rng, limit):
             body["response_format"] = rf
             body.update(pen)
             out.append(Case(f"chat.response_format={rf!r}+{pen}", path, body, valid))
-    # Tools are not supported yet: accepted and ignored, never a crash.
+    # Tools: valid definitions and choices are served (a call or text), bad ones refused.
     tool = {"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}
-    for tools, valid in [([tool], True), ([], True), ("x", True), ([tool] * 50, True)]:
-        path, body = base("chat")
-        body["tools"] = tools
-        out.append(Case(f"chat.tools={str(tools)[:20]}", path, body, valid))
+    other = {"type": "function", "function": {"name": "ping"}}
+    for tools, choice, valid in [
+        ([tool], None, True), ([], None, True), ([tool, other], "required", True), ([tool], "none", True),
+        ([tool], {"type": "function", "function": {"name": "get_weather"}}, True),
+        ("x", None, False), ([tool] * 50, None, False), ([tool], "sometimes", False),
+        ([tool], {"type": "function", "function": {"name": "nope"}}, False),
+        ([{"type": "function", "function": {"name": "t", "parameters": {"type": "no-such-type"}}}], "required", False),
+    ]:
+        for pen in ({}, {"repeat_penalty": 1.5, "frequency_penalty": 2.0}):
+            path, body = base("chat")
+            body["tools"] = tools
+            if choice is not None:
+                body["tool_choice"] = choice
+            body.update(pen)
+            out.append(Case(f"chat.tools={str(tools)[:20]}+{choice}+{pen}", path, body, valid))
+    path, body = base("ollama_chat")
+    body["tools"] = [tool]
+    body["messages"] = [{"role": "user", "content": "weather in Oslo?"}, {"role": "assistant", "content": "", "tool_calls": [{"function": {"name": "get_weather", "arguments": {"city": "Oslo"}}}]}, {"role": "tool", "tool_name": "get_weather", "content": "sunny"}]
+    out.append(Case("ollama_chat.tools+history", path, body, True))
+    # A schema nested far deeper than any real one: served or refused, never a crash.
+    deep = {"type": "string"}
+    for _ in range(200):
+        deep = {"type": "array", "items": deep}
+    path, body = base("chat")
+    body["response_format"] = {"type": "json_schema", "json_schema": {"name": "deep", "schema": {"type": "object", "properties": {"a": deep}}}}
+    out.append(Case("chat.response_format=deep schema", path, body, None))
     # Messages and prompts.
     for msgs, valid in [
         ([], False),
@@ -194,9 +218,9 @@ def cases(rng, limit):
                 else:
                     body[k] = v
             # Valid only if both were valid (a conservative reading of the combination).
-            if a.ok and b.ok:
+            if a.ok is True and b.ok is True:
                 out.append(Case(f"mix({a.name}, {b.name})", a.path, body, True))
-            elif not a.ok and not b.ok:
+            elif a.ok is False and b.ok is False:
                 out.append(Case(f"mix({a.name}, {b.name})", a.path, body, False))
     rng.shuffle(out)
     return out[:limit] if limit < len(out) else out
@@ -241,9 +265,9 @@ def run(target, rng, limit, source=None, log=print):
             continue
         if status >= 500:
             failures.append(f"{case.name}: HTTP {status}: {data[:200]!r}")
-        elif case.ok and status != 200:
+        elif case.ok is True and status != 200:
             failures.append(f"{case.name}: expected 200, got {status}: {data[:200]!r}")
-        elif not case.ok and not (400 <= status < 500):
+        elif case.ok is False and not (400 <= status < 500):
             failures.append(f"{case.name}: expected a 4xx, got {status}: {data[:200]!r}")
         elif status >= 400 and not shape_ok(case.path, status, data):
             failures.append(f"{case.name}: {status} not in the API's error shape: {data[:200]!r}")

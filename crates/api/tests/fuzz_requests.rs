@@ -32,6 +32,7 @@ impl Backend for Fake {
             n_ctx_per_request: 2048,
             n_ctx_embedding: 512,
             embedding_dims: 4,
+            embedding_model: "fake".into(),
             n_ctx_train: 32768,
             size_bytes: 1,
             n_params: 1,

@@ -64,6 +64,8 @@ pub struct ModelInfo {
     pub n_ctx_embedding: usize,
     /// Length of the embedding vectors.
     pub embedding_dims: usize,
+    /// The model embeddings come from (`--embedding-model`'s file name, else `id`).
+    pub embedding_model: String,
     /// Training context length from the GGUF.
     pub n_ctx_train: usize,
     /// File size in bytes.

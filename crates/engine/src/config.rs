@@ -25,4 +25,6 @@ pub struct EngineConfig {
     pub queue: u32,
     /// Lock the model's pages in RAM.
     pub mlock: bool,
+    /// A dedicated embedding model (else embeddings come from the main model).
+    pub embedding_model: Option<PathBuf>,
 }

@@ -1,5 +1,6 @@
-//! Embeddings from the loaded model: mean-pooled over the input's tokens, unit length, as
-//! Ollama gives for any model.
+//! Embeddings: from the loaded model, mean-pooled over the input's tokens, unit length, as
+//! Ollama gives for any model; or from a dedicated embedding model (`--embedding-model`,
+//! loaded at start next to the chat model), pooled as its GGUF says (mean if it does not).
 //!
 //! They come from a second, small llama.cpp context on the same model weights (no second
 //! copy in memory), created on the first embedding request and run by the engine thread
@@ -38,15 +39,36 @@ pub(crate) struct Embedder<'m> {
 }
 
 impl<'m> Embedder<'m> {
-    pub(crate) fn new(model: &'m LlamaModel, cfg: &EngineConfig) -> Result<Self, String> {
+    /// `dedicated`: an embedding model, pooled as its GGUF says; else the chat model,
+    /// mean-pooled.
+    pub(crate) fn new(
+        model: &'m LlamaModel,
+        dedicated: bool,
+        cfg: &EngineConfig,
+    ) -> Result<Self, String> {
         let n = MAX_TOKENS as u32;
+        // A GGUF that says how to pool (embedding models do) is pooled so; any other mean-pooled.
+        let arch = model
+            .meta_val_str("general.architecture")
+            .unwrap_or_default();
+        let declared = model.meta_val_str(&format!("{arch}.pooling_type")).is_ok();
+        let pooling = if dedicated && declared {
+            LlamaPoolingType::Unspecified
+        } else {
+            LlamaPoolingType::Mean
+        };
+        tracing::info!(
+            dedicated,
+            gguf_pooling = declared,
+            "embedding context created"
+        );
         let params = LlamaContextParams::default()
             .with_n_ctx(NonZeroU32::new(n))
             .with_n_batch(n)
             .with_n_ubatch(n)
             .with_n_seq_max(1)
             .with_embeddings(true)
-            .with_pooling_type(LlamaPoolingType::Mean)
+            .with_pooling_type(pooling)
             .with_n_threads(i32::try_from(cfg.threads).unwrap_or(1))
             .with_n_threads_batch(i32::try_from(cfg.threads_batch).unwrap_or(1));
         let ctx = model

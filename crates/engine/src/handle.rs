@@ -59,6 +59,8 @@ pub(crate) struct Loaded {
     pub(crate) template: ChatTemplate,
     pub(crate) info: ModelInfo,
     pub(crate) load_secs: f64,
+    /// `--embedding-model`, when given.
+    pub(crate) embedding: Option<Arc<LlamaModel>>,
     /// Built on first use (it walks the whole vocabulary).
     pub(crate) constraints: OnceLock<Result<Constraints, String>>,
 }
@@ -87,6 +89,9 @@ impl EngineHandle {
     /// Returns at once; watch [`EngineHandle::state`] or await [`EngineHandle::wait_loaded`].
     pub fn spawn(config: EngineConfig) -> Result<Self, EngineError> {
         let size = load::check_model_file(&config.model_path)?;
+        if let Some(path) = &config.embedding_model {
+            load::check_model_file(path)?;
+        }
         let (jobs, rx) = sync_channel(config.queue as usize);
         let shared = Arc::new(Shared {
             config,
@@ -293,10 +298,12 @@ impl Backend for EngineHandle {
                 inputs.len()
             )));
         }
-        let vocab = loaded.model.vocab();
+        // The embedding model's own tokenizer, with the special tokens it adds (BERT-style
+        // models need their CLS/SEP; Qwen adds none).
+        let vocab = loaded.embedding.as_deref().unwrap_or(&loaded.model).vocab();
         let mut tokenised = Vec::with_capacity(inputs.len());
         for (i, text) in inputs.iter().enumerate() {
-            let mut tokens = vocab.tokenize(text.as_bytes(), false, false);
+            let mut tokens = vocab.tokenize(text.as_bytes(), true, false);
             if tokens.is_empty() {
                 return Err(BackendError::InvalidRequest(format!("input {i} is empty")));
             }

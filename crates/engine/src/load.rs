@@ -59,15 +59,28 @@ pub fn check_model_file(path: &Path) -> Result<u64, EngineError> {
 }
 
 pub(crate) fn load_model(cfg: &EngineConfig, size: u64) -> Result<LlamaModel, EngineError> {
+    load_file(cfg, &cfg.model_path, size)
+}
+
+/// The dedicated embedding model, when one is configured.
+pub(crate) fn load_embedding_model(cfg: &EngineConfig) -> Result<Option<LlamaModel>, EngineError> {
+    let Some(path) = &cfg.embedding_model else {
+        return Ok(None);
+    };
+    let size = check_model_file(path)?;
+    let model = load_file(cfg, path, size)?;
+    tracing::info!(path = %path.display(), dims = model.n_embd(), "embedding model loaded");
+    Ok(Some(model))
+}
+
+fn load_file(cfg: &EngineConfig, path: &Path, size: u64) -> Result<LlamaModel, EngineError> {
     let backend = backend()?;
     let params = LlamaModelParams::default()
         .with_use_mmap(true)
         .with_use_mlock(cfg.mlock);
-    LlamaModel::load_from_file(backend, &cfg.model_path, &params).map_err(|_| {
-        EngineError::LoadFailed {
-            path: cfg.model_path.clone(),
-            size,
-        }
+    LlamaModel::load_from_file(backend, path, &params).map_err(|_| EngineError::LoadFailed {
+        path: path.to_path_buf(),
+        size,
     })
 }
 
@@ -94,7 +107,12 @@ pub(crate) fn chat_template(model: &LlamaModel) -> Result<ChatTemplate, EngineEr
         .map_err(|e| EngineError::Template(e.to_string()))
 }
 
-pub(crate) fn model_info(model: &LlamaModel, cfg: &EngineConfig, size: u64) -> ModelInfo {
+pub(crate) fn model_info(
+    model: &LlamaModel,
+    embedding: Option<&LlamaModel>,
+    cfg: &EngineConfig,
+    size: u64,
+) -> ModelInfo {
     let modified_unix = std::fs::metadata(&cfg.model_path)
         .and_then(|m| m.modified())
         .ok()
@@ -103,8 +121,15 @@ pub(crate) fn model_info(model: &LlamaModel, cfg: &EngineConfig, size: u64) -> M
     ModelInfo {
         id: cfg.model_id.clone(),
         n_ctx_per_request: cfg.ctx_size as usize,
-        n_ctx_embedding: crate::embed::MAX_TOKENS,
-        embedding_dims: usize::try_from(model.n_embd()).unwrap_or(0),
+        n_ctx_embedding: crate::embed::MAX_TOKENS
+            .min(embedding.map_or(usize::MAX, |m| m.n_ctx_train() as usize)),
+        embedding_dims: usize::try_from(embedding.unwrap_or(model).n_embd()).unwrap_or(0),
+        embedding_model: match (&cfg.embedding_model, embedding) {
+            (Some(path), Some(_)) => path
+                .file_stem()
+                .map_or_else(|| "embedding".into(), |s| s.to_string_lossy().into_owned()),
+            _ => cfg.model_id.clone(),
+        },
         n_ctx_train: model.n_ctx_train() as usize,
         size_bytes: size,
         n_params: model.n_params(),

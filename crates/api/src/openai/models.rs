@@ -18,6 +18,7 @@ fn model_json(m: &ModelInfo) -> Value {
             "n_ctx": m.n_ctx_per_request,
             "n_ctx_embedding": m.n_ctx_embedding,
             "embedding_dims": m.embedding_dims,
+            "embedding_model": m.embedding_model,
             "n_ctx_train": m.n_ctx_train,
             "n_params": m.n_params,
             "size": m.size_bytes,

@@ -69,9 +69,11 @@ pub(crate) fn thread_main(shared: &Arc<Shared>, size: u64, jobs: Receiver<Work>)
     let t0 = Instant::now();
     let loaded = match load::load_model(&shared.config, size).and_then(|model| {
         let template = load::chat_template(&model)?;
-        let info = load::model_info(&model, &shared.config, size);
+        let embedding = load::load_embedding_model(&shared.config)?.map(Arc::new);
+        let info = load::model_info(&model, embedding.as_deref(), &shared.config, size);
         Ok(Loaded {
             model: Arc::new(model),
+            embedding,
             template,
             info,
             load_secs: 0.0,
@@ -82,6 +84,7 @@ pub(crate) fn thread_main(shared: &Arc<Shared>, size: u64, jobs: Receiver<Work>)
         Err(e) => return fail(e.to_string()),
     };
     let model = Arc::clone(&loaded.model);
+    let embedding = loaded.embedding.clone();
     let ctx = match model.new_context(
         load::backend().expect("backend initialised by load"),
         load::context_params(&shared.config),
@@ -106,12 +109,14 @@ pub(crate) fn thread_main(shared: &Arc<Shared>, size: u64, jobs: Receiver<Work>)
         ..loaded
     });
     shared.state.send_replace(LoadState::Ready);
-    Scheduler::new(&model, ctx, shared).run(&jobs);
+    Scheduler::new(&model, embedding.as_deref(), ctx, shared).run(&jobs);
     tracing::info!("engine stopped");
 }
 
 struct Scheduler<'m> {
     model: &'m LlamaModel,
+    /// The dedicated embedding model, if any.
+    embedding: Option<&'m LlamaModel>,
     ctx: LlamaContext<'m>,
     batch: LlamaBatch<'static>,
     slots: Vec<Slot>,
@@ -126,7 +131,12 @@ struct Scheduler<'m> {
 }
 
 impl<'m> Scheduler<'m> {
-    fn new(model: &'m LlamaModel, ctx: LlamaContext<'m>, shared: &'m Shared) -> Self {
+    fn new(
+        model: &'m LlamaModel,
+        embedding: Option<&'m LlamaModel>,
+        ctx: LlamaContext<'m>,
+        shared: &'m Shared,
+    ) -> Self {
         let cfg = &shared.config;
         let slots = (0..cfg.parallel as i32)
             .map(|seq| Slot {
@@ -137,6 +147,7 @@ impl<'m> Scheduler<'m> {
             .collect();
         Self {
             model,
+            embedding,
             ctx,
             batch: LlamaBatch::new(cfg.batch_size as usize, cfg.parallel as i32),
             slots,
@@ -233,9 +244,10 @@ impl<'m> Scheduler<'m> {
                 if job.reply.is_closed() {
                     return;
                 }
-                let embedder = self
-                    .embedder
-                    .get_or_insert_with(|| Embedder::new(self.model, &self.shared.config));
+                let embedder = self.embedder.get_or_insert_with(|| match self.embedding {
+                    Some(m) => Embedder::new(m, true, &self.shared.config),
+                    None => Embedder::new(self.model, false, &self.shared.config),
+                });
                 let result = match embedder {
                     Ok(e) => e.run(&job.inputs),
                     Err(why) => Err(edgellm_backend::BackendError::Unavailable(why.clone())),
