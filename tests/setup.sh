@@ -2,14 +2,15 @@
 # Install what building and testing edgellm needs on Debian/Ubuntu, if missing:
 # cmake + clang/libclang (llama.cpp and its bindgen), promtool (from prometheus, to check
 # /metrics), pebble (a test ACME CA), systemd (systemd-analyze), chromium + playwright-core
-# (the chat page), a venv with the openai and ollama Python clients, rustfmt and clippy,
-# bitbake's host tools and locale.
+# (the chat page), haproxy (several boards behind a balancer), a venv with the openai and
+# ollama Python clients, LangChain and kubernetes-validate, rustfmt and clippy, bitbake's
+# host tools and locale.
 # `tests/setup.sh build` installs only what building and running the daemon needs.
 # Safe to run repeatedly.
 set -euo pipefail
 mode="${1:-all}"
 
-packages=(cmake clang libclang-dev pkg-config ca-certificates prometheus pebble systemd chromium)
+packages=(cmake clang libclang-dev pkg-config ca-certificates prometheus pebble systemd chromium haproxy)
 # bitbake's host tools and its en_US.UTF-8 locale (tests/check-bitbake.sh).
 packages+=(chrpath cpio diffstat gawk lz4 zstd file locales)
 python3 -m pip --version >/dev/null 2>&1 || packages+=(python3-pip)
@@ -40,9 +41,10 @@ fi
 
 # The official Python clients and LangChain, for the client compatibility tests.
 venv="${EDGELLM_TEST_VENV:-$HOME/.cache/edgellm/venv}"
-if ! "$venv/bin/python" -c "import openai, ollama, langchain_openai" >/dev/null 2>&1; then
+if ! "$venv/bin/python" -c "import openai, ollama, langchain_openai, kubernetes_validate" >/dev/null 2>&1; then
     python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check "openai>=1.50" "ollama>=0.4" "langchain-openai>=0.3" >&2
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "openai>=1.50" "ollama>=0.4" \
+        "langchain-openai>=0.3" "kubernetes-validate>=1.30" >&2
 fi
 # playwright-core drives the system Chromium; it downloads no browser.
 here="$(cd "$(dirname "$0")" && pwd)"

@@ -114,6 +114,11 @@ pub struct ServeArgs {
     )]
     pub drain_timeout: u64,
 
+    /// This board's name in the `x-edgellm-node` response header and /readyz, so a load
+    /// balancer's clients can tell which board answered [default: the hostname]
+    #[arg(long, env = "EDGELLM_NODE_NAME", value_name = "NAME")]
+    pub node_name: Option<String>,
+
     /// File of API keys, one per line (blank lines and # comments ignored).
     #[arg(long, env = "EDGELLM_API_KEY_FILE", value_name = "PATH")]
     pub api_key_file: Option<PathBuf>,
@@ -251,6 +256,7 @@ pub struct ServeConfig {
     pub api: ApiLimits,
     pub tls_names: Vec<String>,
     pub drain_timeout: Duration,
+    pub node_name: String,
     pub log_level: String,
 }
 
@@ -435,7 +441,26 @@ impl ServeConfig {
             state_dir,
             tls_names: args.tls_names,
             drain_timeout: Duration::from_secs(args.drain_timeout),
+            node_name: node_name(args.node_name)?,
             log_level: args.log_level,
         })
     }
+}
+
+/// `--node-name`, else the hostname; it goes into a response header, so it must be a
+/// valid header value (visible ASCII, at most 64 bytes).
+fn node_name(given: Option<String>) -> Result<String, Error> {
+    let name = match given {
+        Some(n) => n,
+        None => std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().to_owned())
+            .unwrap_or_default(),
+    };
+    if name.len() > 64 || !name.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(Error::config(
+            "node-name",
+            format!("must be up to 64 visible ASCII characters, got '{name}'"),
+        ));
+    }
+    Ok(name)
 }

@@ -96,6 +96,7 @@ async fn serve(config: ServeConfig) -> Result<(), Error> {
         clients: Arc::new(edgellm_api::guard::clients::ClientSlots::new(
             config.max_client_requests,
         )),
+        node: Arc::from(config.node_name.as_str()),
     };
     let app = edgellm_api::router(state);
     let tls = Arc::new(edgellm_tls::server_config(certs.resolver, certs.acme)?);

@@ -66,7 +66,8 @@ pub fn router(state: AppState) -> Router {
     if let Some(cors) = origin::cors_layer(&state.access.cors_origins) {
         app = app.layer(cors);
     }
-    app.layer(from_fn_with_state(state.clone(), observe::observe))
+    app.layer(from_fn_with_state(state.clone(), node_header))
+        .layer(from_fn_with_state(state.clone(), observe::observe))
         .layer(map_request(keep_matched_path))
         .with_state(state)
 }
@@ -88,4 +89,20 @@ async fn method_not_allowed(req: Request) -> ApiError {
         method: req.method().to_string(),
         path: req.uri().path().to_owned(),
     }
+}
+
+/// Every response names the board that gave it (`x-edgellm-node`), for clients behind a
+/// load balancer.
+async fn node_header(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let mut response = next.run(req).await;
+    if !state.node.is_empty() {
+        if let Ok(v) = axum::http::HeaderValue::from_str(&state.node) {
+            response.headers_mut().insert("x-edgellm-node", v);
+        }
+    }
+    response
 }

@@ -85,6 +85,8 @@ pub struct AppState {
     pub prep: Arc<tokio::sync::Semaphore>,
     /// Generations in flight per client (`--max-client-requests`).
     pub clients: Arc<crate::guard::clients::ClientSlots>,
+    /// This board's name, sent as `x-edgellm-node` (none when empty).
+    pub node: Arc<str>,
 }
 
 /// Requests prepared (template + tokenizer) at once, off the async workers.
@@ -102,6 +104,7 @@ impl AppState {
             runtime: Arc::new(RuntimeFlags::default()),
             prep: Arc::new(tokio::sync::Semaphore::new(PREP_CONCURRENCY)),
             clients: Arc::new(crate::guard::clients::ClientSlots::new(None)),
+            node: Arc::from(""),
         }
     }
 }

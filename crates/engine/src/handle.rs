@@ -238,7 +238,11 @@ impl Backend for EngineHandle {
             (None, Some(schema)) => Some(loaded.constraints()?.json(schema)?),
             (None, None) => None,
         };
-        let (events, rx) = mpsc::channel(max + EVENT_HEADROOM);
+        // At most one event per sampled token. A tool call's start is sampled twice (once
+        // freely, once under the call grammar after the rollback), so such requests get room
+        // for twice their tokens: the channel is never full and no text is dropped.
+        let per_token = if tools.is_some() { 2 } else { 1 };
+        let (events, rx) = mpsc::channel(per_token * max + EVENT_HEADROOM);
         let job = Job {
             tokens,
             params: request.params,

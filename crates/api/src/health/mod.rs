@@ -29,11 +29,11 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
         None
     };
     match reason {
-        None => Json(json!({ "status": "ready", "slots_busy": stats.slots_busy, "slots_total": stats.slots_total, "queue_depth": stats.queue_depth })).into_response(),
+        None => Json(json!({ "status": "ready", "node": &*state.node, "slots_busy": stats.slots_busy, "slots_total": stats.slots_total, "queue_depth": stats.queue_depth })).into_response(),
         Some(reason) => (
             StatusCode::SERVICE_UNAVAILABLE,
             [(header::RETRY_AFTER, "1")],
-            Json(json!({ "status": "unavailable", "reason": reason })),
+            Json(json!({ "status": "unavailable", "node": &*state.node, "reason": reason })),
         )
             .into_response(),
     }

@@ -1,0 +1,382 @@
+//! Several boards behind HAProxy with the shipped `deploy/haproxy/haproxy.cfg`: three real
+//! daemons (sharing one LAN CA) on loopback ports, a real HAProxy from Debian in front,
+//! real TLS on both sides. Requests spread by session, a conversation sticks to the board
+//! holding its KV cache, an overheated board is taken out and comes back, and a board that
+//! gets SIGTERM while requests flow fails none of them.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{Server, TempDir};
+use serde_json::{json, Value};
+
+/// HAProxy, stopped by PID when dropped.
+struct Haproxy {
+    child: Child,
+    port: u16,
+    log: PathBuf,
+}
+
+impl Drop for Haproxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!(
+                "--- haproxy log ---\n{}",
+                std::fs::read_to_string(&self.log).unwrap_or_default()
+            );
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Copy board 1's CA into a fresh state dir, as `edgellm ca` users share one CA.
+fn state_with_ca(ca_dir: &Path) -> TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    let state = TempDir::new("state");
+    let tls = state.path().join("tls");
+    std::fs::create_dir_all(&tls).unwrap();
+    std::fs::set_permissions(&tls, std::fs::Permissions::from_mode(0o700)).unwrap();
+    for f in ["ca.pem", "ca.key"] {
+        std::fs::copy(ca_dir.join(f), tls.join(f)).unwrap();
+        std::fs::set_permissions(tls.join(f), std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    state
+}
+
+fn start_haproxy(boards: &[&Server], tls: &Path, dir: &Path) -> Haproxy {
+    let port = free_port();
+    let cert = dir.join("lb.pem");
+    let mut pem = std::fs::read(tls.join("leaf.pem")).unwrap();
+    pem.extend(std::fs::read(tls.join("leaf.key")).unwrap());
+    std::fs::write(&cert, pem).unwrap();
+    let log = dir.join("haproxy.log");
+    let mut cmd = Command::new("haproxy");
+    cmd.args(["-db", "-f"])
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/deploy/haproxy/haproxy.cfg"
+        ))
+        .env("EDGELLM_LB_BIND", format!("127.0.0.1:{port}"))
+        .env("EDGELLM_LB_CERT", &cert)
+        .env("EDGELLM_CA", tls.join("ca.pem"));
+    for (i, b) in boards.iter().enumerate() {
+        cmd.env(
+            format!("EDGELLM_BOARD{}", i + 1),
+            format!("127.0.0.1:{}", b.port()),
+        );
+    }
+    let child = cmd
+        .stdout(std::fs::File::create(&log).unwrap())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("haproxy is installed (tests/setup.sh installs it)");
+    Haproxy { child, port, log }
+}
+
+struct Client {
+    http: reqwest::blocking::Client,
+    base: String,
+}
+
+impl Client {
+    fn new(ca: &[u8], port: u16) -> Self {
+        let http = reqwest::blocking::Client::builder()
+            .tls_built_in_root_certs(false)
+            .add_root_certificate(reqwest::Certificate::from_pem(ca).unwrap())
+            .timeout(Duration::from_secs(120))
+            .build()
+            .unwrap();
+        Self {
+            http,
+            base: format!("https://localhost:{port}"),
+        }
+    }
+
+    /// A chat through the balancer: (status, board, body).
+    fn chat(&self, session: &str, messages: Value, max_tokens: u32) -> (u16, String, Value) {
+        let r = self
+            .http
+            .post(format!("{}/v1/chat/completions", self.base))
+            .header("x-session-id", session)
+            .json(&json!({ "messages": messages, "temperature": 0, "max_tokens": max_tokens }))
+            .send()
+            .unwrap();
+        let status = r.status().as_u16();
+        let node = r
+            .headers()
+            .get("x-edgellm-node")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        (status, node, r.json().unwrap_or(Value::Null))
+    }
+
+    fn node_of(&self, session: &str) -> String {
+        let (status, node, body) =
+            self.chat(session, json!([{ "role": "user", "content": "Hi" }]), 1);
+        assert_eq!(status, 200, "{body}");
+        node
+    }
+}
+
+/// Wait until `cond` holds, checking every 200 ms, at most `limit`.
+fn eventually(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + limit;
+    while Instant::now() < end {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    false
+}
+
+#[test]
+fn boards_behind_haproxy_spread_stick_recover_and_drain_without_failures() {
+    let _one = common::serial();
+    let dir = TempDir::new("lb");
+    let sensor = dir.path().join("temp");
+    std::fs::write(&sensor, "40000\n").unwrap();
+    let flags = |name: &'static str| {
+        vec![
+            "--node-name",
+            name,
+            "--threads",
+            "1",
+            "--parallel",
+            "1",
+            "--ctx-size",
+            "2048",
+            "--drain-timeout",
+            "30",
+        ]
+    };
+    let board1 = Server::start(&flags("board1"));
+    let tls = board1.state.path().join("tls");
+    let board2 = Server::spawn_in(state_with_ca(&tls), &flags("board2"), &[]);
+    board2.wait_ready();
+    let sensor_arg = sensor.display().to_string();
+    let mut f3 = flags("board3");
+    f3.extend([
+        "--thermal-sensor",
+        &sensor_arg,
+        "--thermal-limit-celsius",
+        "80",
+        "--thermal-hysteresis-celsius",
+        "5",
+        "--thermal-poll-ms",
+        "200",
+    ]);
+    let board3 = Server::spawn_in(state_with_ca(&tls), &f3, &[]);
+    board3.wait_ready();
+    let mut board2 = board2;
+    let lb = start_haproxy(&[&board1, &board2, &board3], &tls, dir.path());
+    let client = Client::new(&std::fs::read(tls.join("ca.pem")).unwrap(), lb.port);
+    assert!(
+        eventually(Duration::from_secs(15), || client
+            .http
+            .get(format!("{}/healthz", client.base))
+            .send()
+            .is_ok_and(|r| r.status() == 200)),
+        "haproxy did not come up"
+    );
+
+    // Spread: different sessions land on different boards.
+    let mut by_node: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for i in 0..12 {
+        let session = format!("session-{i}");
+        by_node
+            .entry(client.node_of(&session))
+            .or_default()
+            .push(session);
+    }
+    eprintln!("sessions per board: {by_node:?}");
+    assert_eq!(by_node.len(), 3, "{by_node:?}");
+
+    // Stickiness: the second turn of a conversation lands on the same board and reuses
+    // the first turn's prompt from its KV cache.
+    let system = "You are a helpful assistant for a small office. ".repeat(20);
+    let turn1 = json!([{ "role": "system", "content": system }, { "role": "user", "content": "Name a colour." }]);
+    let (s, n1, r1) = client.chat("conv-a", turn1.clone(), 8);
+    assert_eq!(s, 200, "{r1}");
+    let answer = r1["choices"][0]["message"]["content"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut turn2 = turn1.as_array().unwrap().clone();
+    turn2.push(json!({ "role": "assistant", "content": answer }));
+    turn2.push(json!({ "role": "user", "content": "And another?" }));
+    let t = Instant::now();
+    let (s, n2, r2) = client.chat("conv-a", Value::Array(turn2.clone()), 8);
+    let sticky_s = t.elapsed().as_secs_f64();
+    assert_eq!(s, 200, "{r2}");
+    assert_eq!(n1, n2, "the conversation moved boards");
+    let cached = r2["usage"]["prompt_tokens_details"]["cached_tokens"]
+        .as_u64()
+        .unwrap();
+    let prompt = r2["usage"]["prompt_tokens"].as_u64().unwrap();
+    assert!(
+        cached * 10 >= prompt * 8,
+        "only {cached} of {prompt} prompt tokens reused"
+    );
+    // Round robin would send the second turn to another board, which has none of it.
+    let other = [
+        ("board1", &board1),
+        ("board2", &board2),
+        ("board3", &board3),
+    ]
+    .into_iter()
+    .find(|(name, _)| *name != n1)
+    .unwrap()
+    .1;
+    let t = Instant::now();
+    let direct: Value = other
+        .blocking_client()
+        .post(other.url("/v1/chat/completions"))
+        .json(&json!({ "messages": turn2, "temperature": 0, "max_tokens": 8 }))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let other_s = t.elapsed().as_secs_f64();
+    eprintln!(
+        "second turn through the balancer: {cached}/{prompt} cached, {sticky_s:.3} s; on another board: {} cached, {other_s:.3} s",
+        direct["usage"]["prompt_tokens_details"]["cached_tokens"]
+    );
+
+    // Too hot: board3 leaves the pool, its sessions go elsewhere; cooled, it comes back.
+    let hot_sessions = by_node["board3"].clone();
+    std::fs::write(&sensor, "95000\n").unwrap();
+    assert!(
+        eventually(Duration::from_secs(10), || hot_sessions
+            .iter()
+            .all(|s| client.node_of(s) != "board3")),
+        "an overheated board kept getting requests"
+    );
+    std::fs::write(&sensor, "40000\n").unwrap();
+    assert!(
+        eventually(Duration::from_secs(15), || client.node_of(&hot_sessions[0])
+            == "board3"),
+        "a cooled board did not come back"
+    );
+
+    // SIGTERM to board2 while requests flow: none fails; soon none goes to board2.
+    let sessions: Vec<String> = (0..24).map(|i| format!("drain-{i}")).collect();
+    let worker = {
+        let http = client.http.clone();
+        let base = client.base.clone();
+        let sessions = sessions.clone();
+        std::thread::spawn(move || {
+            let c = Client { http, base };
+            sessions
+                .iter()
+                .map(|s| {
+                    let (status, node, body) = c.chat(
+                        s,
+                        json!([{ "role": "user", "content": "Count to five." }]),
+                        12,
+                    );
+                    (Instant::now(), status, node, body)
+                })
+                .collect::<Vec<_>>()
+        })
+    };
+    std::thread::sleep(Duration::from_millis(1500));
+    let sent = Instant::now();
+    Command::new("kill")
+        .args(["-TERM", &board2.pid().to_string()])
+        .status()
+        .unwrap();
+    let results = worker.join().unwrap();
+    for (_, status, node, body) in &results {
+        assert_eq!(
+            *status, 200,
+            "a request failed during the drain (board {node}): {body}"
+        );
+    }
+    let late: Vec<_> = results
+        .iter()
+        .filter(|(t, _, node, _)| {
+            node == "board2" && t.duration_since(sent) > Duration::from_secs(3)
+        })
+        .collect();
+    assert!(
+        late.is_empty(),
+        "board2 still got work 3 s after SIGTERM: {}",
+        late.len()
+    );
+    assert!(
+        board2.wait_exit(Duration::from_secs(40)).is_some(),
+        "board2 did not exit"
+    );
+    let served: std::collections::BTreeSet<_> = results.iter().map(|r| r.2.clone()).collect();
+    eprintln!("boards that served during the drain: {served:?}");
+}
+
+fn venv_bin(name: &str) -> String {
+    let home = std::env::var("HOME").unwrap();
+    let venv = std::env::var("EDGELLM_TEST_VENV")
+        .unwrap_or_else(|_| format!("{home}/.cache/edgellm/venv"));
+    format!("{venv}/bin/{name}")
+}
+
+/// kubernetes-validate against the bundled Kubernetes schemas, strict (unknown fields are
+/// errors). Returns (passed, output).
+fn validate(file: &Path) -> (bool, String) {
+    let out = Command::new(venv_bin("kubernetes-validate"))
+        .args(["--strict", "--quiet"])
+        .arg(file)
+        .output()
+        .expect("kubernetes-validate is in the test venv (tests/setup.sh installs it)");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+#[test]
+fn k3s_manifests_pass_schema_validation() {
+    let manifest = Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/deploy/k3s/edgellm.yaml"
+    ));
+    let (ok, out) = validate(manifest);
+    assert!(ok, "{out}");
+    let text = std::fs::read_to_string(manifest).unwrap();
+    for needed in [
+        "kind: DaemonSet",
+        "kubernetes.io/arch: arm64",
+        "path: /readyz",
+        "path: /healthz",
+        "secretKeyRef",
+        "kind: Service",
+        "kind: Ingress",
+    ] {
+        assert!(text.contains(needed), "the manifest lacks {needed}");
+    }
+    // The validator catches a wrong type and an unknown field.
+    let dir = TempDir::new("k3s");
+    for (from, to) in [
+        ("containerPort: 8443", "containerPort: \"eighty\""),
+        ("nodeSelector:", "nodeSelectr:"),
+    ] {
+        let broken = dir.path().join("broken.yaml");
+        std::fs::write(&broken, text.replacen(from, to, 1)).unwrap();
+        let (ok, out) = validate(&broken);
+        assert!(!ok, "a broken manifest ({to}) passed: {out}");
+    }
+}
