@@ -71,10 +71,13 @@ fn start_haproxy(boards: &[&Server], tls: &Path, dir: &Path) -> Haproxy {
         .env("EDGELLM_LB_BIND", format!("127.0.0.1:{port}"))
         .env("EDGELLM_LB_CERT", &cert)
         .env("EDGELLM_CA", tls.join("ca.pem"));
-    for (i, b) in boards.iter().enumerate() {
+    // The shipped file names three boards; fewer boards leave the rest on a closed port,
+    // which HAProxy's checks take out.
+    for i in 0..3 {
+        let port = boards.get(i).map_or_else(free_port, |b| b.port());
         cmd.env(
             format!("EDGELLM_BOARD{}", i + 1),
-            format!("127.0.0.1:{}", b.port()),
+            format!("127.0.0.1:{port}"),
         );
     }
     let child = cmd
@@ -161,6 +164,8 @@ fn boards_behind_haproxy_spread_stick_recover_and_drain_without_failures() {
             "2048",
             "--drain-timeout",
             "30",
+            "--trusted-proxy",
+            "127.0.0.1/32",
         ]
     };
     let board1 = Server::start(&flags("board1"));
@@ -379,4 +384,84 @@ fn k3s_manifests_pass_schema_validation() {
         let (ok, out) = validate(&broken);
         assert!(!ok, "a broken manifest ({to}) passed: {out}");
     }
+}
+
+/// Benchmark (prints figures; asserts only that every request succeeded): aggregate
+/// tokens/s through HAProxy with one, two and three boards. The boards share this
+/// machine's two cores, so the figures show the balancer's overhead and routing, not
+/// how boards scale.
+#[test]
+fn throughput_through_haproxy_with_one_two_and_three_boards() {
+    let _one = common::serial();
+    let dir = TempDir::new("lb-bench");
+    let flags = |name: &'static str| {
+        vec![
+            "--node-name",
+            name,
+            "--threads",
+            "1",
+            "--parallel",
+            "2",
+            "--ctx-size",
+            "2048",
+            "--trusted-proxy",
+            "127.0.0.1/32",
+            // Every test client is 127.0.0.1; a real balancer's clients each get their own 4.
+            "--max-client-requests",
+            "8",
+        ]
+    };
+    let b1 = Server::start(&flags("board1"));
+    let tls = b1.state.path().join("tls");
+    let b2 = Server::spawn_in(state_with_ca(&tls), &flags("board2"), &[]);
+    b2.wait_ready();
+    let b3 = Server::spawn_in(state_with_ca(&tls), &flags("board3"), &[]);
+    b3.wait_ready();
+    let ca = std::fs::read(tls.join("ca.pem")).unwrap();
+    let mut lines = Vec::new();
+    for n in 1..=3usize {
+        let boards: Vec<&Server> = [&b1, &b2, &b3].into_iter().take(n).collect();
+        let lb = start_haproxy(&boards, &tls, dir.path());
+        let client = Client::new(&ca, lb.port);
+        assert!(
+            eventually(Duration::from_secs(15), || client
+                .http
+                .get(format!("{}/healthz", client.base))
+                .send()
+                .is_ok_and(|r| r.status() == 200)),
+            "haproxy did not come up"
+        );
+        assert!(eventually(Duration::from_secs(15), || (0..6).all(|i| {
+            let (s, node, _) = client.chat(
+                &format!("warm-{n}-{i}"),
+                json!([{ "role": "user", "content": "Hi" }]),
+                1,
+            );
+            s == 200 && !node.is_empty()
+        })));
+        let started = Instant::now();
+        let workers: Vec<_> = (0..6)
+            .map(|i| {
+                let c = Client { http: client.http.clone(), base: client.base.clone() };
+                std::thread::spawn(move || {
+                    let (s, node, body) = c.chat(
+                        &format!("bench-{n}-{i}"),
+                        json!([{ "role": "user", "content": format!("Write a short poem about the number {i}.") }]),
+                        32,
+                    );
+                    assert_eq!(s, 200, "{body}");
+                    (node, body["usage"]["completion_tokens"].as_u64().unwrap_or(0))
+                })
+            })
+            .collect();
+        let results: Vec<_> = workers.into_iter().map(|w| w.join().unwrap()).collect();
+        let wall = started.elapsed().as_secs_f64();
+        let tokens: u64 = results.iter().map(|r| r.1).sum();
+        let nodes: std::collections::BTreeSet<_> = results.iter().map(|r| r.0.clone()).collect();
+        lines.push(format!(
+            "{n} board(s): {:.1} tok/s aggregate ({tokens} tokens, 6 concurrent requests, {wall:.1} s, served by {nodes:?})",
+            tokens as f64 / wall
+        ));
+    }
+    eprintln!("throughput through haproxy:\n  {}", lines.join("\n  "));
 }
