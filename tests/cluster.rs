@@ -41,17 +41,36 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// Copy board 1's CA into a fresh state dir, as `edgellm ca` users share one CA.
+/// A fresh state dir holding board 1's CA, shared the way users do it:
+/// `edgellm ca export` on board 1, `edgellm ca import` on the new board.
 fn state_with_ca(ca_dir: &Path) -> TempDir {
-    use std::os::unix::fs::PermissionsExt;
     let state = TempDir::new("state");
-    let tls = state.path().join("tls");
-    std::fs::create_dir_all(&tls).unwrap();
-    std::fs::set_permissions(&tls, std::fs::Permissions::from_mode(0o700)).unwrap();
-    for f in ["ca.pem", "ca.key"] {
-        std::fs::copy(ca_dir.join(f), tls.join(f)).unwrap();
-        std::fs::set_permissions(tls.join(f), std::fs::Permissions::from_mode(0o600)).unwrap();
-    }
+    let bundle = state.path().join("ca-bundle.pem");
+    let board1_state = ca_dir.parent().unwrap();
+    let run = |args: &[&str]| {
+        let out = Command::new(common::binary()).args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "edgellm {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run(&[
+        "ca",
+        "export",
+        "--state-dir",
+        board1_state.to_str().unwrap(),
+        "--out",
+        bundle.to_str().unwrap(),
+    ]);
+    run(&[
+        "ca",
+        "import",
+        bundle.to_str().unwrap(),
+        "--state-dir",
+        state.path().to_str().unwrap(),
+    ]);
+    std::fs::remove_file(&bundle).unwrap();
     state
 }
 

@@ -81,6 +81,25 @@ pub enum KeyCommand {
 pub enum CaCommand {
     /// Print the CA certificate (PEM) and its SHA-256 fingerprint, to install on clients.
     Show(StateDirArg),
+    /// Write the CA certificate and its private key (secret!) as one PEM file, to import
+    /// on other boards so clients trust one CA for the whole home lab.
+    Export {
+        #[command(flatten)]
+        state: StateDirArg,
+        /// File to create (mode 0600; an existing file is not overwritten) [default: stdout]
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Make an exported CA this board's CA; its certificate is reissued from it at the next start.
+    Import {
+        /// The file `edgellm ca export` wrote.
+        file: PathBuf,
+        #[command(flatten)]
+        state: StateDirArg,
+        /// Replace a different CA this board already has.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 /// Where the daemon keeps certificates, the ACME cache and downloaded models.

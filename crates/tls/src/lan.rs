@@ -112,6 +112,65 @@ impl LanCa {
         })
     }
 
+    /// The CA certificate and its private key as one PEM bundle, for `edgellm ca import`
+    /// on another board (so one CA serves the whole home lab). Secret: it can sign.
+    pub fn export_pem(&self) -> String {
+        format!("{}{}", self.cert_pem, self.key_pem)
+    }
+
+    /// Install an exported bundle as the CA in `dir`. The certificate must be a CA and the
+    /// key its own. A different CA already there is replaced only with `replace`. The old
+    /// leaf is removed, so the next start issues one from the imported CA.
+    pub fn import(dir: &Path, bundle: &str, replace: bool) -> Result<Self, TlsError> {
+        let bad = |why: &str| {
+            TlsError::Import(format!("not a CA bundle from `edgellm ca export`: {why}"))
+        };
+        let block = |kind: &str| -> Option<String> {
+            let begin = format!("-----BEGIN {kind}-----");
+            let end = format!("-----END {kind}-----");
+            let start = bundle.find(&begin)?;
+            let stop = bundle[start..].find(&end)? + start + end.len();
+            Some(format!("{}\n", &bundle[start..stop]))
+        };
+        let cert_pem = block("CERTIFICATE").ok_or_else(|| bad("no certificate"))?;
+        let key_pem = block("PRIVATE KEY").ok_or_else(|| bad("no private key"))?;
+        let der = rustls_pemfile::certs(&mut cert_pem.as_bytes())
+            .next()
+            .and_then(Result::ok)
+            .ok_or_else(|| bad("the certificate does not parse"))?;
+        let (_, cert) = x509_parser::parse_x509_certificate(&der)
+            .map_err(|_| bad("the certificate does not parse"))?;
+        if !cert.is_ca() {
+            return Err(bad("the certificate is not a CA"));
+        }
+        let key = KeyPair::from_pem(&key_pem).map_err(|_| bad("the key does not parse"))?;
+        if key.public_key_raw() != &*cert.public_key().subject_public_key.data {
+            return Err(bad("the key does not belong to the certificate"));
+        }
+        create_private_dir(dir)?;
+        if let Some(existing) = Self::load(dir)? {
+            if existing.cert_pem.trim() == cert_pem.trim() {
+                return Ok(existing);
+            }
+            if !replace {
+                return Err(TlsError::Import(format!(
+                    "{} already holds a different CA; pass --force to replace it (clients that trust the old one will need the new one)",
+                    dir.display()
+                )));
+            }
+        }
+        write_private(&dir.join("ca.key"), key_pem.as_bytes())?;
+        write_private(&dir.join("ca.pem"), cert_pem.as_bytes())?;
+        for leaf in ["leaf.pem", "leaf.key", "leaf.names"] {
+            let _ = std::fs::remove_file(dir.join(leaf));
+        }
+        Ok(Self {
+            dir: dir.into(),
+            cert_pem,
+            key_pem,
+        })
+    }
+
     /// The CA certificate (PEM), to install on clients.
     pub fn cert_pem(&self) -> &str {
         &self.cert_pem
@@ -267,6 +326,47 @@ pub fn create_private_dir(dir: &Path) -> Result<(), TlsError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_exported_ca_imports_on_another_board_and_bad_bundles_are_refused() {
+        let base = std::env::temp_dir().join(format!("edgellm-ca-io-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        let (a, b, c) = (base.join("a"), base.join("b"), base.join("c"));
+        let first = LanCa::load_or_create(&a).unwrap();
+        let bundle = first.export_pem();
+        let imported = LanCa::import(&b, &bundle, false).unwrap();
+        assert_eq!(
+            imported.fingerprint().unwrap(),
+            first.fingerprint().unwrap()
+        );
+        // What the daemon loads afterwards is the imported CA, and its leaves chain to it.
+        let loaded = LanCa::load_or_create(&b).unwrap();
+        assert_eq!(loaded.fingerprint().unwrap(), first.fingerprint().unwrap());
+        let leaf = loaded.leaf(&Identity::of_this_machine(&[])).unwrap();
+        assert_eq!(leaf.cert.len(), 2);
+        // A board with its own CA keeps it unless told to replace it.
+        let own = LanCa::load_or_create(&c).unwrap();
+        let err = LanCa::import(&c, &bundle, false).unwrap_err().to_string();
+        assert!(err.contains("--force"), "{err}");
+        assert_eq!(
+            LanCa::load_or_create(&c).unwrap().fingerprint().unwrap(),
+            own.fingerprint().unwrap()
+        );
+        LanCa::import(&c, &bundle, true).unwrap();
+        assert_eq!(
+            LanCa::load_or_create(&c).unwrap().fingerprint().unwrap(),
+            first.fingerprint().unwrap()
+        );
+        // A key from another CA, a certificate alone, garbage.
+        let mismatched = format!("{}{}", first.cert_pem(), own.key_pem);
+        let err = LanCa::import(&base.join("d"), &mismatched, false)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("does not belong"), "{err}");
+        assert!(LanCa::import(&base.join("d"), first.cert_pem(), false).is_err());
+        assert!(LanCa::import(&base.join("d"), "hello", false).is_err());
+        std::fs::remove_dir_all(&base).unwrap();
+    }
 
     #[test]
     fn ca_persists_and_leaf_is_reused_until_names_change() {

@@ -34,6 +34,8 @@ pub enum TlsError {
     Generate(#[from] rcgen::Error),
     #[error("{path} holds no usable {what}")]
     BadPem { path: PathBuf, what: &'static str },
+    #[error("{0}")]
+    Import(String),
     #[error("rustls rejected the certificate or key: {0}")]
     Rustls(#[from] rustls::Error),
 }
