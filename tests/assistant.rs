@@ -5,39 +5,13 @@
 
 mod common;
 
-use std::process::Command;
-
 use common::Server;
 use serde_json::{json, Value};
-
-fn python() -> String {
-    let home = std::env::var("HOME").unwrap();
-    let venv = std::env::var("EDGELLM_TEST_VENV")
-        .unwrap_or_else(|_| format!("{home}/.cache/edgellm/venv"));
-    format!("{venv}/bin/python")
-}
 
 #[test]
 fn clients_get_tool_calls_structured_outputs_and_embeddings() {
     let server = Server::start(&["--ctx-size", "4096", "--parallel", "2"]);
-    let ca = server.state.path().join("tls/ca.pem");
-    let out = Command::new(python())
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/clients/assistant.py"
-        ))
-        .arg(format!("https://localhost:{}", server.port()))
-        .arg(&ca)
-        .output()
-        .expect("the test venv exists (tests/setup.sh creates it)");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "assistant.py failed:\n{stdout}\n{}\nserver log:\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        server.log()
-    );
-    let got: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    let got = common::run_client_script("assistant.py", &server);
     eprintln!("{got:#}");
     // Qwen2.5-0.5B's hidden size.
     assert_eq!(got["embedding_dims"], 896);

@@ -145,6 +145,17 @@ impl Client {
         (status, node, r.json().unwrap_or(Value::Null))
     }
 
+    /// Until the balancer answers (it starts in the background).
+    fn wait_up(&self) {
+        let up = eventually(Duration::from_secs(15), || {
+            self.http
+                .get(format!("{}/healthz", self.base))
+                .send()
+                .is_ok_and(|r| r.status() == 200)
+        });
+        assert!(up, "haproxy did not come up");
+    }
+
     fn node_of(&self, session: &str) -> String {
         let (status, node, body) =
             self.chat(session, json!([{ "role": "user", "content": "Hi" }]), 1);
@@ -208,14 +219,7 @@ fn boards_behind_haproxy_spread_stick_recover_and_drain_without_failures() {
     let mut board2 = board2;
     let lb = start_haproxy(&[&board1, &board2, &board3], &tls, dir.path());
     let client = Client::new(&std::fs::read(tls.join("ca.pem")).unwrap(), lb.port);
-    assert!(
-        eventually(Duration::from_secs(15), || client
-            .http
-            .get(format!("{}/healthz", client.base))
-            .send()
-            .is_ok_and(|r| r.status() == 200)),
-        "haproxy did not come up"
-    );
+    client.wait_up();
 
     // Spread: different sessions land on different boards.
     let mut by_node: std::collections::BTreeMap<String, Vec<String>> = Default::default();
@@ -349,17 +353,10 @@ fn boards_behind_haproxy_spread_stick_recover_and_drain_without_failures() {
     eprintln!("boards that served during the drain: {served:?}");
 }
 
-fn venv_bin(name: &str) -> String {
-    let home = std::env::var("HOME").unwrap();
-    let venv = std::env::var("EDGELLM_TEST_VENV")
-        .unwrap_or_else(|_| format!("{home}/.cache/edgellm/venv"));
-    format!("{venv}/bin/{name}")
-}
-
 /// kubernetes-validate against the bundled Kubernetes schemas, strict (unknown fields are
 /// errors). Returns (passed, output).
 fn validate(file: &Path) -> (bool, String) {
-    let out = Command::new(venv_bin("kubernetes-validate"))
+    let out = Command::new(common::venv_bin("kubernetes-validate"))
         .args(["--strict", "--quiet"])
         .arg(file)
         .output()
@@ -442,14 +439,7 @@ fn throughput_through_haproxy_with_one_two_and_three_boards() {
         let boards: Vec<&Server> = [&b1, &b2, &b3].into_iter().take(n).collect();
         let lb = start_haproxy(&boards, &tls, dir.path());
         let client = Client::new(&ca, lb.port);
-        assert!(
-            eventually(Duration::from_secs(15), || client
-                .http
-                .get(format!("{}/healthz", client.base))
-                .send()
-                .is_ok_and(|r| r.status() == 200)),
-            "haproxy did not come up"
-        );
+        client.wait_up();
         assert!(eventually(Duration::from_secs(15), || (0..6).all(|i| {
             let (s, node, _) = client.chat(
                 &format!("warm-{n}-{i}"),

@@ -4,38 +4,13 @@
 
 mod common;
 
-use std::process::Command;
-
 use common::{greedy_chat, Server};
 use serde_json::{json, Value};
-
-fn python() -> String {
-    let home = std::env::var("HOME").unwrap();
-    let venv = std::env::var("EDGELLM_TEST_VENV")
-        .unwrap_or_else(|_| format!("{home}/.cache/edgellm/venv"));
-    format!("{venv}/bin/python")
-}
 
 #[test]
 fn openai_and_ollama_python_clients_get_the_servers_answers() {
     let server = Server::start(&["--model-id", "qwen-test"]);
-    let ca = server.state.path().join("tls/ca.pem");
-    let out = Command::new(python())
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/clients/clients.py"
-        ))
-        .arg(format!("https://localhost:{}", server.port()))
-        .arg(&ca)
-        .output()
-        .expect("the test venv exists (tests/setup.sh creates it)");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "clients failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let got: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    let got = common::run_client_script("clients.py", &server);
 
     let client = server.blocking_client();
     let chat: Value = client

@@ -439,3 +439,34 @@ pub fn streamed_content(raw: &str) -> String {
         })
         .collect()
 }
+
+/// A program in the test venv (tests/setup.sh creates it): `python`, `kubernetes-validate`.
+pub fn venv_bin(name: &str) -> String {
+    let home = std::env::var("HOME").unwrap();
+    let venv = std::env::var("EDGELLM_TEST_VENV")
+        .unwrap_or_else(|_| format!("{home}/.cache/edgellm/venv"));
+    format!("{venv}/bin/{name}")
+}
+
+/// Run `tests/clients/<script>` with the venv's Python against `server` (base URL and CA
+/// as arguments); it must succeed. Returns the JSON object on its last line of output.
+pub fn run_client_script(script: &str, server: &Server) -> serde_json::Value {
+    let out = Command::new(venv_bin("python"))
+        .arg(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/clients")
+                .join(script),
+        )
+        .arg(format!("https://localhost:{}", server.port()))
+        .arg(server.state.path().join("tls/ca.pem"))
+        .output()
+        .expect("the test venv exists (tests/setup.sh creates it)");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{script} failed:\n{stdout}\n{}\nserver log:\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        server.log()
+    );
+    serde_json::from_str(stdout.lines().last().unwrap_or_default()).unwrap()
+}
