@@ -284,6 +284,35 @@ fn boards_behind_haproxy_spread_stick_recover_and_drain_without_failures() {
         direct["usage"]["prompt_tokens_details"]["cached_tokens"]
     );
 
+    // Streams pass through unbuffered: the first tokens arrive well before the last.
+    let started = Instant::now();
+    let mut r = client
+        .http
+        .post(format!("{}/v1/chat/completions", client.base))
+        .header("x-session-id", "stream-1")
+        .json(&json!({ "messages": [{ "role": "user", "content": "Count from one to forty in words." }],
+            "temperature": 0, "max_tokens": 64, "stream": true }))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let (mut first, mut chunks, mut buf) = (None, 0, [0u8; 4096]);
+    loop {
+        let n = std::io::Read::read(&mut r, &mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        chunks += 1;
+        first.get_or_insert_with(|| started.elapsed());
+    }
+    let (first, total) = (first.unwrap(), started.elapsed());
+    eprintln!(
+        "stream through haproxy: first bytes after {first:?}, end after {total:?}, {chunks} reads"
+    );
+    assert!(
+        chunks > 5 && first * 3 < total,
+        "the stream was buffered: first {first:?}, end {total:?}, {chunks} reads"
+    );
+
     // Too hot: board3 leaves the pool, its sessions go elsewhere; cooled, it comes back.
     let hot_sessions = by_node["board3"].clone();
     std::fs::write(&sensor, "95000\n").unwrap();

@@ -63,6 +63,59 @@ pub struct EngineArgs {
     /// A second GGUF, an embedding model, for the embedding endpoints [default: the main model]
     #[arg(long, env = "EDGELLM_EMBEDDING_MODEL", value_name = "PATH")]
     pub embedding_model: Option<PathBuf>,
+
+    /// KV cache type for keys: f16, q8_0 (half the memory) or q4_0 (a quarter)
+    #[arg(
+        long,
+        env = "EDGELLM_CACHE_TYPE_K",
+        value_name = "TYPE",
+        default_value = "f16"
+    )]
+    pub cache_type_k: CacheTypeArg,
+
+    /// KV cache type for values: f16, q8_0 or q4_0 (quantised values need flash attention)
+    #[arg(
+        long,
+        env = "EDGELLM_CACHE_TYPE_V",
+        value_name = "TYPE",
+        default_value = "f16"
+    )]
+    pub cache_type_v: CacheTypeArg,
+
+    /// Flash attention: on, off, or auto (llama.cpp decides)
+    #[arg(
+        long,
+        env = "EDGELLM_FLASH_ATTN",
+        value_name = "WHEN",
+        default_value = "auto"
+    )]
+    pub flash_attn: FlashAttnArg,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CacheTypeArg {
+    F16,
+    #[value(name = "q8_0")]
+    Q8_0,
+    #[value(name = "q4_0")]
+    Q4_0,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FlashAttnArg {
+    On,
+    Off,
+    Auto,
+}
+
+impl From<CacheTypeArg> for edgellm_engine::CacheType {
+    fn from(t: CacheTypeArg) -> Self {
+        match t {
+            CacheTypeArg::F16 => Self::F16,
+            CacheTypeArg::Q8_0 => Self::Q8_0,
+            CacheTypeArg::Q4_0 => Self::Q4_0,
+        }
+    }
 }
 
 impl EngineArgs {
@@ -90,6 +143,12 @@ impl EngineArgs {
                 format!("must not exceed --batch-size ({batch_size}), got {ubatch_size}"),
             ));
         }
+        if self.cache_type_v != CacheTypeArg::F16 && self.flash_attn == FlashAttnArg::Off {
+            return Err(Error::config(
+                "cache-type-v",
+                "a quantised V cache needs flash attention; use --flash-attn on (or auto) or --cache-type-v f16",
+            ));
+        }
         Ok(EngineConfig {
             model_path,
             model_id,
@@ -102,6 +161,13 @@ impl EngineArgs {
             queue: at_least("queue", self.queue, 1)?,
             mlock: self.mlock,
             embedding_model: self.embedding_model,
+            cache_type_k: self.cache_type_k.into(),
+            cache_type_v: self.cache_type_v.into(),
+            flash_attn: match self.flash_attn {
+                FlashAttnArg::On => edgellm_engine::FlashAttn::On,
+                FlashAttnArg::Off => edgellm_engine::FlashAttn::Off,
+                FlashAttnArg::Auto => edgellm_engine::FlashAttn::Auto,
+            },
         })
     }
 }

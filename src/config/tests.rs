@@ -26,6 +26,14 @@ fn bad_values_name_the_flag() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("--ubatch-size"), "{err}");
+    let err = serve(&["--cache-type-v", "q8_0", "--flash-attn", "off"])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("--cache-type-v") && err.contains("flash"),
+        "{err}"
+    );
+    assert!(serve(&["--cache-type-k", "q4_0", "--cache-type-v", "q8_0"]).is_ok());
     // The slots share one cache, so only the whole context has a floor.
     let err = serve(&["--ctx-size", "32", "--parallel", "4"])
         .unwrap_err()

@@ -27,4 +27,26 @@ pub struct EngineConfig {
     pub mlock: bool,
     /// A dedicated embedding model (else embeddings come from the main model).
     pub embedding_model: Option<PathBuf>,
+    /// KV cache element types (keys, values).
+    pub cache_type_k: CacheType,
+    pub cache_type_v: CacheType,
+    pub flash_attn: FlashAttn,
+}
+
+/// KV cache element type: f16 (llama.cpp's default), or quantised to save memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CacheType {
+    #[default]
+    F16,
+    Q8_0,
+    Q4_0,
+}
+
+/// llama.cpp's flash attention setting. A quantised V cache needs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FlashAttn {
+    On,
+    Off,
+    #[default]
+    Auto,
 }

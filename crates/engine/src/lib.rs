@@ -29,6 +29,6 @@ pub mod stop;
 pub mod template;
 pub mod trigger;
 
-pub use config::EngineConfig;
+pub use config::{CacheType, EngineConfig, FlashAttn};
 pub use error::EngineError;
 pub use handle::EngineHandle;

@@ -94,6 +94,23 @@ pub(crate) fn context_params(cfg: &EngineConfig) -> LlamaContextParams {
         .with_kv_unified(true)
         .with_n_threads(i32::try_from(cfg.threads).unwrap_or(1))
         .with_n_threads_batch(i32::try_from(cfg.threads_batch).unwrap_or(1))
+        .with_type_k(kv_type(cfg.cache_type_k))
+        .with_type_v(kv_type(cfg.cache_type_v))
+        // llama.h: LLAMA_FLASH_ATTN_TYPE_AUTO = -1, _DISABLED = 0, _ENABLED = 1.
+        .with_flash_attention_policy(match cfg.flash_attn {
+            crate::config::FlashAttn::Auto => -1,
+            crate::config::FlashAttn::Off => 0,
+            crate::config::FlashAttn::On => 1,
+        })
+}
+
+fn kv_type(t: crate::config::CacheType) -> llama_cpp_2::context::params::KvCacheType {
+    use llama_cpp_2::context::params::KvCacheType;
+    match t {
+        crate::config::CacheType::F16 => KvCacheType::F16,
+        crate::config::CacheType::Q8_0 => KvCacheType::Q8_0,
+        crate::config::CacheType::Q4_0 => KvCacheType::Q4_0,
+    }
 }
 
 pub(crate) fn chat_template(model: &LlamaModel) -> Result<ChatTemplate, EngineError> {

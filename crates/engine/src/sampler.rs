@@ -61,6 +61,25 @@ pub fn build(
     LlamaSampler::chain_simple(chain)
 }
 
+/// Whether a request can take the greedy fast path: temperature 0 with nothing that
+/// changes the logits (no constraint, no penalty). Then the next token is the argmax of the
+/// logits, which is what the chain's greedy sampler picks (the first of equal maxima),
+/// without copying all ~152k candidates into a token array each step.
+pub fn fast_greedy(params: &SamplingParams, constrained: bool) -> bool {
+    params.temperature <= 0.0 && !constrained && !has_penalties(params)
+}
+
+/// The argmax of `logits` (the first of equal maxima, as llama.cpp's greedy sampler).
+pub fn argmax(logits: &[f32]) -> LlamaToken {
+    let mut best = 0;
+    for (i, &l) in logits.iter().enumerate().skip(1) {
+        if l > logits[best] {
+            best = i;
+        }
+    }
+    LlamaToken(i32::try_from(best).unwrap_or(0))
+}
+
 fn has_penalties(params: &SamplingParams) -> bool {
     params.repeat_penalty != 1.0
         || params.presence_penalty != 0.0
@@ -70,4 +89,32 @@ fn has_penalties(params: &SamplingParams) -> bool {
 fn random_seed() -> u32 {
     use std::hash::{BuildHasher, RandomState};
     RandomState::new().hash_one(std::time::SystemTime::now()) as u32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn argmax_takes_the_first_of_equal_maxima() {
+        assert_eq!(argmax(&[0.1, 3.0, -1.0, 3.0]), LlamaToken(1));
+        assert_eq!(argmax(&[f32::NEG_INFINITY, -5.0]), LlamaToken(1));
+        assert_eq!(argmax(&[2.0]), LlamaToken(0));
+    }
+
+    #[test]
+    fn only_plain_greedy_requests_take_the_fast_path() {
+        let greedy = SamplingParams {
+            temperature: 0.0,
+            ..SamplingParams::default()
+        };
+        assert!(fast_greedy(&greedy, false));
+        assert!(!fast_greedy(&greedy, true));
+        let penalised = SamplingParams {
+            repeat_penalty: 1.1,
+            ..greedy.clone()
+        };
+        assert!(!fast_greedy(&penalised, false));
+        assert!(!fast_greedy(&SamplingParams::default(), false));
+    }
 }

@@ -272,6 +272,7 @@ impl<'m> Scheduler<'m> {
             .reused_tokens
             .fetch_add(keep as u64, Ordering::Relaxed);
         let active = Active {
+            fast_greedy: sampler::fast_greedy(&job.params, job.constraint.is_some()),
             sampler: sampler::build(self.model, &job.params, &job.tokens, job.constraint),
             stop: StopMatcher::new(job.params.stop.clone()),
             params: job.params,

@@ -21,7 +21,11 @@ impl Scheduler<'_> {
         let Some(active) = self.slots[index].active.as_mut() else {
             return;
         };
-        let token = active.sampler.sample(&self.ctx, idx);
+        let token = if active.fast_greedy {
+            sampler::argmax(self.ctx.get_logits_ith(idx))
+        } else {
+            active.sampler.sample(&self.ctx, idx)
+        };
         active.first_token.get_or_insert_with(Instant::now);
         if vocab.is_eog(token) {
             return self.finish(index, FinishReason::Stop, true);
@@ -128,6 +132,7 @@ impl Scheduler<'_> {
             .copied()
             .collect();
         active.sampler = sampler::build(self.model, &active.params, &history, Some(grammar));
+        active.fast_greedy = false;
         active.generated = rewind.keep;
         active.decoder = Utf8Decoder::default();
         // Decode the last kept token again: its logits are where the call begins.

@@ -49,6 +49,8 @@ pub(super) struct Active {
     /// Sampled, sent, not yet decoded.
     pub(super) pending: Option<LlamaToken>,
     pub(super) sampler: LlamaSampler,
+    /// Plain greedy: take the argmax of the logits instead of running `sampler`.
+    pub(super) fast_greedy: bool,
     /// Kept to rebuild the sampler when a tool call starts.
     pub(super) params: SamplingParams,
     /// When the request offers tools.
