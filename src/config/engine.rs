@@ -90,6 +90,40 @@ pub struct EngineArgs {
         default_value = "auto"
     )]
     pub flash_attn: FlashAttnArg,
+
+    /// One KV cache for all slots (on: a request may use the whole context) or a share per slot (off: a stream's output never depends on the others)
+    #[arg(
+        long,
+        env = "EDGELLM_KV_UNIFIED",
+        value_name = "ON|OFF",
+        default_value = "on"
+    )]
+    pub kv_unified: OnOff,
+
+    /// Speculative decoding: lookup (draft from the request's own text when it pays; same output) or off
+    #[arg(
+        long,
+        env = "EDGELLM_SPEC",
+        value_name = "MODE",
+        default_value = "lookup"
+    )]
+    pub spec: SpecArg,
+
+    /// Most tokens drafted per step and stream when speculating (1-32)
+    #[arg(long, env = "EDGELLM_DRAFT_MAX", value_name = "N", default_value_t = 8)]
+    pub draft_max: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OnOff {
+    On,
+    Off,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SpecArg {
+    Lookup,
+    Off,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -149,6 +183,22 @@ impl EngineArgs {
                 "a quantised V cache needs flash attention; use --flash-attn on (or auto) or --cache-type-v f16",
             ));
         }
+        let kv_unified = self.kv_unified == OnOff::On;
+        if !kv_unified && ctx_size / parallel < 64 {
+            return Err(Error::config(
+                "kv-unified",
+                format!(
+                    "off gives each of the {parallel} slots ctx-size / parallel = {} tokens; at least 64 are needed (raise --ctx-size or lower --parallel)",
+                    ctx_size / parallel
+                ),
+            ));
+        }
+        if !(1..=32).contains(&self.draft_max) {
+            return Err(Error::config(
+                "draft-max",
+                format!("must be between 1 and 32, got {}", self.draft_max),
+            ));
+        }
         Ok(EngineConfig {
             model_path,
             model_id,
@@ -168,6 +218,12 @@ impl EngineArgs {
                 FlashAttnArg::Off => edgellm_engine::FlashAttn::Off,
                 FlashAttnArg::Auto => edgellm_engine::FlashAttn::Auto,
             },
+            spec: match self.spec {
+                SpecArg::Lookup => edgellm_engine::SpecMode::Lookup,
+                SpecArg::Off => edgellm_engine::SpecMode::Off,
+            },
+            draft_max: self.draft_max,
+            kv_unified,
         })
     }
 }

@@ -96,6 +96,10 @@ pub struct EngineStats {
     pub slots_total: u64,
     /// Tokens held in the KV cache across all slots (kept for prefix reuse).
     pub kv_cache_tokens: u64,
+    /// Tokens drafted by speculative decoding and decoded for verification.
+    pub spec_drafted_tokens_total: u64,
+    /// Drafted tokens that matched what the model sampled (kept).
+    pub spec_accepted_tokens_total: u64,
 }
 
 /// What the HTTP layer needs from an inference engine.

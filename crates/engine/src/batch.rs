@@ -21,6 +21,9 @@ pub(crate) struct Part {
     pub(crate) logits: bool,
     /// A chunk of the prompt (else the slot's last sampled token).
     pub(crate) prompt: bool,
+    /// How many of the last tokens are drafted (speculative); each of them and the token
+    /// before them gets logits.
+    pub(crate) draft: usize,
 }
 
 /// What a decode step does with its parts.
@@ -100,6 +103,7 @@ mod tests {
             tokens: vec![LlamaToken(1); n],
             logits: true,
             prompt: n > 1,
+            draft: 0,
         }
     }
 

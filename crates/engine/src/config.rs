@@ -31,6 +31,33 @@ pub struct EngineConfig {
     pub cache_type_k: CacheType,
     pub cache_type_v: CacheType,
     pub flash_attn: FlashAttn,
+    /// One KV cache shared by all slots (a request may use all of it); else each slot has its
+    /// own `ctx_size / parallel` cells, and a stream's output never depends on the others.
+    pub kv_unified: bool,
+    /// Speculative decoding (drafts from the request's own tokens).
+    pub spec: SpecMode,
+    /// Most tokens drafted per step for one slot.
+    pub draft_max: u32,
+}
+
+impl EngineConfig {
+    /// Most tokens (prompt and answer) one request may hold.
+    pub fn ctx_per_request(&self) -> usize {
+        if self.kv_unified {
+            self.ctx_size as usize
+        } else {
+            (self.ctx_size / self.parallel.max(1)) as usize
+        }
+    }
+}
+
+/// Speculative decoding mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SpecMode {
+    /// Prompt lookup: draft the continuation of an earlier match of the latest n-gram.
+    #[default]
+    Lookup,
+    Off,
 }
 
 /// KV cache element type: f16 (llama.cpp's default), or quantised to save memory.

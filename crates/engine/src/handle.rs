@@ -1,6 +1,6 @@
 //! [`EngineHandle`]: starts the engine thread and is the [`Backend`] the API talks to.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
@@ -50,6 +50,11 @@ pub(crate) struct Shared {
     pub(crate) started: Instant,
     /// Pause after each decode step (thermal guard), in milliseconds; 0 = full speed.
     pub(crate) step_pause_ms: AtomicU64,
+    /// Speculative decoding on (`--spec lookup`; `edgellm bench` switches it).
+    pub(crate) spec_on: AtomicBool,
+    /// Drafted tokens decoded, and those of them accepted.
+    pub(crate) spec_drafted: AtomicU64,
+    pub(crate) spec_accepted: AtomicU64,
 }
 
 /// The model and what is derived from it; set once when loading succeeds.
@@ -94,7 +99,6 @@ impl EngineHandle {
         }
         let (jobs, rx) = sync_channel(config.queue as usize);
         let shared = Arc::new(Shared {
-            config,
             loaded: OnceLock::new(),
             state: watch::Sender::new(LoadState::Loading),
             requests: AtomicU64::new(0),
@@ -109,6 +113,10 @@ impl EngineHandle {
             heartbeat_ms: AtomicU64::new(0),
             started: Instant::now(),
             step_pause_ms: AtomicU64::new(0),
+            spec_on: AtomicBool::new(config.spec == crate::SpecMode::Lookup),
+            spec_drafted: AtomicU64::new(0),
+            spec_accepted: AtomicU64::new(0),
+            config,
         });
         let thread_shared = Arc::clone(&shared);
         std::thread::Builder::new()
@@ -144,6 +152,12 @@ impl EngineHandle {
         self.shared
             .step_pause_ms
             .store(pause.as_millis() as u64, Ordering::Relaxed);
+    }
+
+    /// Switch speculative decoding on or off for the steps that follow (output is the same
+    /// either way; `edgellm bench` compares the speed).
+    pub fn set_speculation(&self, on: bool) {
+        self.shared.spec_on.store(on, Ordering::Relaxed);
     }
 
     /// Seconds the model took to load, once loaded.
@@ -353,6 +367,8 @@ impl Backend for EngineHandle {
             slots_busy: get(&s.busy),
             slots_total: u64::from(s.config.parallel),
             kv_cache_tokens: get(&s.kv_tokens),
+            spec_drafted_tokens_total: get(&s.spec_drafted),
+            spec_accepted_tokens_total: get(&s.spec_accepted),
         }
     }
 }

@@ -25,10 +25,11 @@ pub mod handle;
 pub mod load;
 pub mod sampler;
 pub mod scheduler;
+mod speculate;
 pub mod stop;
 pub mod template;
 pub mod trigger;
 
-pub use config::{CacheType, EngineConfig, FlashAttn};
+pub use config::{CacheType, EngineConfig, FlashAttn, SpecMode};
 pub use error::EngineError;
 pub use handle::EngineHandle;

@@ -90,8 +90,9 @@ pub(crate) fn context_params(cfg: &EngineConfig) -> LlamaContextParams {
         .with_n_batch(cfg.batch_size)
         .with_n_ubatch(cfg.ubatch_size)
         .with_n_seq_max(cfg.parallel)
-        // One cache for all slots, so one request can use the whole context.
-        .with_kv_unified(true)
+        // One cache for all slots, so one request can use the whole context; or one stream of
+        // cells per slot, so where a sequence's cells lie never depends on the other slots.
+        .with_kv_unified(cfg.kv_unified)
         .with_n_threads(i32::try_from(cfg.threads).unwrap_or(1))
         .with_n_threads_batch(i32::try_from(cfg.threads_batch).unwrap_or(1))
         .with_type_k(kv_type(cfg.cache_type_k))
@@ -137,7 +138,7 @@ pub(crate) fn model_info(
         .map_or(0, |d| d.as_secs());
     ModelInfo {
         id: cfg.model_id.clone(),
-        n_ctx_per_request: cfg.ctx_size as usize,
+        n_ctx_per_request: cfg.ctx_per_request(),
         n_ctx_embedding: crate::embed::MAX_TOKENS
             .min(embedding.map_or(usize::MAX, |m| m.n_ctx_train() as usize)),
         embedding_dims: usize::try_from(embedding.unwrap_or(model).n_embd()).unwrap_or(0),

@@ -67,6 +67,18 @@ impl Collector for EngineCollector {
         )?;
         const_counter(
             &mut enc,
+            "spec_drafted_tokens",
+            "Tokens drafted by speculative decoding (prompt lookup) and decoded to be checked",
+            s.spec_drafted_tokens_total,
+        )?;
+        const_counter(
+            &mut enc,
+            "spec_accepted_tokens",
+            "Drafted tokens that matched what the model sampled, kept without a step of their own",
+            s.spec_accepted_tokens_total,
+        )?;
+        const_counter(
+            &mut enc,
             "requests_cancelled",
             "Requests stopped because the client left (queued or running)",
             s.cancelled_total,

@@ -18,6 +18,7 @@ mod calls;
 mod output;
 mod room;
 mod slot;
+mod speculation;
 
 use edgellm_backend::{Event, SamplingParams, Tools};
 use llama_cpp_2::context::LlamaContext;
@@ -31,6 +32,7 @@ use crate::batch::{self, Part};
 use crate::decoder::Utf8Decoder;
 use crate::embed::{EmbedJob, Embedder};
 use crate::handle::{LoadState, Loaded, Shared};
+use crate::speculate::{Acceptance, StepCost};
 use crate::stop::StopMatcher;
 use crate::{load, sampler};
 use calls::CallState;
@@ -122,12 +124,14 @@ struct Scheduler<'m> {
     slots: Vec<Slot>,
     /// Jobs taken off the channel, waiting for a slot (oldest first).
     waiting: VecDeque<Job>,
-    /// KV cells shared by all slots (one unified cache).
+    /// KV cells of the context (shared by all slots unless `--kv-unified off`).
     n_ctx: usize,
     n_batch: usize,
     shared: &'m Shared,
     /// Created on the first embedding request.
     embedder: Option<Result<Embedder<'m>, String>>,
+    /// What one more token in a decode batch costs (decides how much to draft).
+    step_cost: StepCost,
 }
 
 impl<'m> Scheduler<'m> {
@@ -156,6 +160,7 @@ impl<'m> Scheduler<'m> {
             n_batch: cfg.batch_size as usize,
             shared,
             embedder: None,
+            step_cost: StepCost::default(),
         }
     }
 
@@ -276,6 +281,7 @@ impl<'m> Scheduler<'m> {
             sampler: sampler::build(self.model, &job.params, &job.tokens, job.constraint),
             stop: StopMatcher::new(job.params.stop.clone()),
             params: job.params,
+            spec: job.tools.is_none().then(Acceptance::default),
             calls: job
                 .tools
                 .map(|(tools, forced)| CallState::new(tools, forced)),
@@ -310,11 +316,13 @@ impl<'m> Scheduler<'m> {
         batch::decode_isolated(self, &parts);
     }
 
-    /// This step's parts: generating slots first, one token each, so streams keep flowing;
-    /// then prompt chunks with what is left of the batch.
+    /// This step's parts: generating slots first, one token each (plus a draft when
+    /// speculating pays), so streams keep flowing; then prompt chunks with what is left of the
+    /// batch.
     fn plan(&mut self) -> Vec<Part> {
         let mut parts = Vec::new();
         let mut budget = self.n_batch;
+        let mut drafting = self.drafting();
         for (index, slot) in self.slots.iter_mut().enumerate() {
             let Some(token) = slot.active.as_mut().and_then(|a| a.pending.take()) else {
                 continue;
@@ -326,11 +334,17 @@ impl<'m> Scheduler<'m> {
                 continue;
             }
             budget -= 1;
+            let mut tokens = vec![token];
+            if let Some(d) = drafting.as_mut() {
+                tokens.extend(d.draft(index, slot, token, budget));
+            }
+            budget -= tokens.len() - 1;
             parts.push(Part {
                 slot: index,
                 seq: slot.seq,
                 pos: slot.cached.len() as i32,
-                tokens: vec![token],
+                draft: tokens.len() - 1,
+                tokens,
                 logits: true,
                 prompt: false,
             });
@@ -353,6 +367,7 @@ impl<'m> Scheduler<'m> {
                 tokens: chunk.to_vec(),
                 logits: take == left,
                 prompt: true,
+                draft: 0,
             });
         }
         parts

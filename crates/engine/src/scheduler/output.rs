@@ -148,7 +148,7 @@ impl Scheduler<'_> {
         tracing::debug!(slot = slot.seq, kept = rewind.keep, "tool call started");
     }
 
-    fn fail(&mut self, index: usize, why: &str) {
+    pub(super) fn fail(&mut self, index: usize, why: &str) {
         if let Some(active) = self.slots[index].active.take() {
             active.send(Event::Error(BackendError::Internal(why.to_owned())));
         }
@@ -212,13 +212,21 @@ impl batch::Decode for Scheduler<'_> {
         for part in parts {
             let last = part.tokens.len() - 1;
             for (i, &token) in part.tokens.iter().enumerate() {
-                let logits = part.logits && i == last;
+                // The last token, and with a draft the token before it and every drafted one.
+                let logits = part.logits && i + part.draft >= last;
                 self.batch
                     .add(token, part.pos + i as i32, &[part.seq], logits)
                     .map_err(|e| e.to_string())?;
             }
         }
-        if let Err(e) = self.ctx.decode(&mut self.batch) {
+        let started = Instant::now();
+        let result = self.ctx.decode(&mut self.batch);
+        if result.is_ok() && parts.iter().all(|p| !p.prompt) {
+            let tokens = parts.iter().map(|p| p.tokens.len()).sum();
+            self.step_cost
+                .observe(tokens, started.elapsed().as_secs_f64());
+        }
+        if let Err(e) = result {
             // llama.cpp removes only the failed micro-batch from the KV cache; put every
             // sequence of this batch back where it was before the step.
             for part in parts {
@@ -232,7 +240,9 @@ impl batch::Decode for Scheduler<'_> {
     fn decoded(&mut self, parts: &[Part]) {
         for part in parts {
             let slot = &mut self.slots[part.slot];
-            slot.cached.extend_from_slice(&part.tokens);
+            // Drafted tokens join the cache once accepted (`verify`).
+            slot.cached
+                .extend_from_slice(&part.tokens[..part.tokens.len() - part.draft]);
             if part.prompt {
                 if let Some(active) = slot.active.as_mut() {
                     active.next_prompt += part.tokens.len();
@@ -243,8 +253,14 @@ impl batch::Decode for Scheduler<'_> {
             }
         }
         for (part, idx) in parts.iter().zip(batch::logit_indices(parts)) {
-            if part.logits {
+            if !part.logits {
+                continue;
+            }
+            if part.draft > 0 {
+                self.verify(part, idx);
+            } else {
                 self.sample(part.slot, idx);
+                self.observe_shadow(part.slot);
             }
         }
     }

@@ -6,13 +6,17 @@
 //! for prefix reuse as free: they are cut back, the largest first, when cells are needed.
 //! Cells promised to prompts still being read are kept for them, so a generating stream
 //! cannot take them; a stream that finds no free cell ends with `length`.
+//!
+//! With `--kv-unified off` each slot has its own `ctx_size / parallel` cells instead: a prompt
+//! that fits the per-request limit (checked on submit) always fits its slot, and a stream
+//! ends with `length` when its own cells run out.
 
 use super::{common_prefix, Job, Scheduler};
 
 impl Scheduler<'_> {
     /// Cells held (cached tokens, and each sampled token about to be decoded) or promised
     /// (prompt tokens not read yet).
-    fn committed_cells(&self) -> usize {
+    pub(super) fn committed_cells(&self) -> usize {
         self.slots
             .iter()
             .map(|s| {
@@ -22,6 +26,27 @@ impl Scheduler<'_> {
                     })
             })
             .sum()
+    }
+
+    /// Cells held or promised by slot `index` alone.
+    fn slot_cells(&self, index: usize) -> usize {
+        let s = &self.slots[index];
+        s.cached.len()
+            + s.active.as_ref().map_or(0, |a| {
+                usize::from(a.pending.is_some()) + (a.prompt.len() - a.next_prompt)
+            })
+    }
+
+    /// Cells free for slot `index`: in its own stream, or in the shared cache.
+    pub(super) fn free_cells(&self, index: usize) -> usize {
+        if self.shared.config.kv_unified {
+            self.n_ctx.saturating_sub(self.committed_cells())
+        } else {
+            self.shared
+                .config
+                .ctx_per_request()
+                .saturating_sub(self.slot_cells(index))
+        }
     }
 
     /// The free slot a job goes to and how many of its prompt tokens that slot has cached.
@@ -37,6 +62,9 @@ impl Scheduler<'_> {
 
     /// Whether `job` can start now, cutting idle caches back if that makes room.
     pub(super) fn room_for(&mut self, job: &Job) -> bool {
+        if !self.shared.config.kv_unified {
+            return true;
+        }
         let (index, lcp) = self.best_slot(&job.tokens);
         let keep = lcp.min(job.tokens.len() - 1);
         // Its own slot's cache beyond the shared prefix is freed when it starts.
@@ -48,6 +76,9 @@ impl Scheduler<'_> {
 
     /// Whether one more cell is free for slot `index`'s next token.
     pub(super) fn room_for_token(&mut self, index: usize) -> bool {
+        if !self.shared.config.kv_unified {
+            return self.free_cells(index) > 0;
+        }
         self.committed_cells() < self.n_ctx || self.make_room(1, Some(index))
     }
 

@@ -9,6 +9,7 @@ use llama_cpp_2::token::LlamaToken;
 use tokio::sync::mpsc;
 
 use crate::decoder::Utf8Decoder;
+use crate::speculate::Acceptance;
 use crate::stop::StopMatcher;
 
 use super::calls::CallState;
@@ -55,6 +56,9 @@ pub(super) struct Active {
     pub(super) params: SamplingParams,
     /// When the request offers tools.
     pub(super) calls: Option<CallState>,
+    /// How well this request's drafts are accepted; `None` when it is not speculated on
+    /// (requests offering tools: a call's start rolls the slot back).
+    pub(super) spec: Option<Acceptance>,
     pub(super) decoder: Utf8Decoder,
     pub(super) stop: StopMatcher,
     pub(super) generated: usize,

@@ -3,7 +3,10 @@
 //! Prompt processing and generation speed, time to first token, aggregate throughput at
 //! 1, 2 and 4 concurrent streams, a cold versus a warm (prefix-reused) second chat turn,
 //! the cost of a JSON-schema constraint (on its own stream and on a stream beside it),
-//! model load time and peak RSS. A table for people, `--json` for machines.
+//! speculative decoding off versus on (see `speculation`), model load time and peak RSS.
+//! A table for people, `--json` for machines.
+
+mod speculation;
 
 use std::time::Instant;
 
@@ -229,6 +232,10 @@ async fn bench(args: BenchOptions, cfg: EngineConfig) -> Result<(), Error> {
         None
     };
 
+    progress("speculative decoding off and on");
+    let spec_on = cfg.spec == edgellm_engine::SpecMode::Lookup;
+    let (spec_json, spec_lines) = speculation::section(&engine, 3, spec_on).await?;
+
     let report = json!({
         "model": cfg.model_id,
         "threads": cfg.threads,
@@ -249,6 +256,7 @@ async fn bench(args: BenchOptions, cfg: EngineConfig) -> Result<(), Error> {
             "stream_tokens_per_second_plain": free,
             "stream_tokens_per_second_constrained": constrained,
         })),
+        "speculation": { "mode": if spec_on { "lookup" } else { "off" }, "draft_max": cfg.draft_max, "workloads": spec_json },
         "peak_rss_mib": peak_rss_mib(),
     });
     if args.json {
@@ -256,8 +264,12 @@ async fn bench(args: BenchOptions, cfg: EngineConfig) -> Result<(), Error> {
         return Ok(());
     }
     println!(
-        "edgellm bench: {} ({} threads, {} slots, ctx {})",
-        cfg.model_id, cfg.threads, cfg.parallel, cfg.ctx_size
+        "edgellm bench: {} ({} threads, {} slots, ctx {}, speculation {})",
+        cfg.model_id,
+        cfg.threads,
+        cfg.parallel,
+        cfg.ctx_size,
+        if spec_on { "lookup" } else { "off" }
     );
     println!("  model load               {:>8.2} s", load_s);
     println!(
@@ -294,6 +306,9 @@ async fn bench(args: BenchOptions, cfg: EngineConfig) -> Result<(), Error> {
             constrained,
             constrained / free.max(1e-9)
         );
+    }
+    for line in spec_lines {
+        println!("{line}");
     }
     if let Some(rss) = peak_rss_mib() {
         println!("  peak RSS                 {rss:>8.0} MiB");
