@@ -107,6 +107,26 @@ fn cases() -> Vec<(&'static str, &'static str, Value)> {
                 json!({ "temperature": 0.7, "top_p": 0.95, "seed": 42 }),
             ),
         ),
+        // Constrained and penalised requests speculate too: the chain samples each position.
+        (
+            "json schema",
+            "/v1/chat/completions",
+            chat(
+                &quote,
+                json!({ "max_tokens": 200, "response_format": { "type": "json_schema",
+                    "json_schema": { "name": "quote", "schema": { "type": "object",
+                        "properties": { "text": { "type": "string" } },
+                        "required": ["text"] } } } }),
+            ),
+        ),
+        (
+            "penalties",
+            "/v1/chat/completions",
+            chat(
+                &quote,
+                json!({ "frequency_penalty": 0.3, "presence_penalty": 0.2 }),
+            ),
+        ),
         (
             "ollama chat, streamed",
             "/api/chat",
@@ -125,6 +145,12 @@ fn cases() -> Vec<(&'static str, &'static str, Value)> {
             ),
         ),
     ]
+}
+
+/// The case called `name`: (path, body).
+fn case(name: &str) -> (&'static str, Value) {
+    let (_, path, body) = cases().into_iter().find(|c| c.0 == name).unwrap();
+    (path, body)
 }
 
 /// What a request answered: text, finish reason, completion tokens.
@@ -325,7 +351,7 @@ fn speculation_changes_speed_never_output() {
         "quote: accepted {accepted} of {tokens}"
     );
     // ...and stay near zero where it does not.
-    let (_, drafted, accepted, tokens) = gains[8];
+    let (_, drafted, accepted, tokens) = *gains.iter().find(|g| g.0 == "plain chat").unwrap();
     assert!(
         drafted <= 0.3 * tokens && accepted <= 0.2 * tokens,
         "plain chat: drafted {drafted}, accepted {accepted} of {tokens}"
@@ -367,10 +393,10 @@ fn speculation_changes_speed_never_output() {
 /// The code edit, and the plain chat starting 2 s later (the code edit drafts by then).
 async fn run_pair(server: &Server) -> (Answer, Answer) {
     let client = server.client();
-    let cases = cases();
-    futures::future::join(ask(server, &client, cases[0].1, &cases[0].2), async {
+    let (edit, plain) = (case("code edit"), case("plain chat"));
+    futures::future::join(ask(server, &client, edit.0, &edit.1), async {
         tokio::time::sleep(Duration::from_secs(2)).await;
-        ask(server, &client, cases[8].1, &cases[8].2).await
+        ask(server, &client, plain.0, &plain.1).await
     })
     .await
 }

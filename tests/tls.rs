@@ -405,6 +405,58 @@ fn the_lan_ca_validates_every_local_name_and_survives_a_restart() {
     assert_eq!(server.ca_pem(), ca);
 }
 
+#[test]
+fn the_lan_leaf_is_reissued_while_serving_and_the_ca_is_name_constrained() {
+    let _serial = common::serial();
+    // A 6 s leaf, re-checked every second: renewed when 2 s are left, without a restart.
+    let mut server = Server::start(&[
+        "--ctx-size",
+        "512",
+        "--lan-leaf-lifetime",
+        "6",
+        "--lan-recheck",
+        "1",
+    ]);
+    let ca = server.ca_pem();
+    let addr: SocketAddr = ([127, 0, 0, 1], server.port()).into();
+    let first = served_cert(addr, "localhost", &ca).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut seen = vec![first.clone()];
+    while seen.len() < 3 {
+        assert!(
+            Instant::now() < deadline,
+            "the leaf was not reissued:\n{}",
+            server.log()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+        // Every handshake validates against the same CA, before and after each renewal.
+        let der =
+            served_cert(addr, "localhost", &ca).unwrap_or_else(|e| panic!("{e}\n{}", server.log()));
+        if der != *seen.last().unwrap() {
+            assert!(not_after(&der) > not_after(seen.last().unwrap()));
+            seen.push(der);
+        }
+    }
+    server.wait_for_log("LAN certificate reissued", Duration::from_secs(1));
+    // The CA the daemon created can sign only for home-network names and addresses.
+    let pem = String::from_utf8(ca).unwrap();
+    let der = rustls_pemfile::certs(&mut pem.as_bytes())
+        .next()
+        .unwrap()
+        .unwrap();
+    let (_, cert) = x509_parser::parse_x509_certificate(&der).unwrap();
+    let constraints = cert
+        .name_constraints()
+        .unwrap()
+        .expect("name constraints")
+        .value;
+    let permitted = format!("{:?}", constraints.permitted_subtrees);
+    for name in ["\"local\"", "\"home.arpa\"", "\"localhost\""] {
+        assert!(permitted.contains(name), "{name} not in {permitted}");
+    }
+    assert!(constraints.excluded_subtrees.is_none());
+}
+
 /// A CA and a leaf for localhost, written to `cert` and `key`; returns the CA PEM.
 fn issue_files(cert: &Path, key: &Path) -> Vec<u8> {
     let ca_key = rcgen::KeyPair::generate().unwrap();

@@ -91,7 +91,7 @@ pub struct EngineArgs {
     )]
     pub flash_attn: FlashAttnArg,
 
-    /// One KV cache for all slots (on: a request may use the whole context) or a share per slot (off: a stream's output never depends on the others)
+    /// One KV cache for all slots (on: a request may use the whole context) or a share per slot (off: a stream's output does not depend on the streams beside it)
     #[arg(
         long,
         env = "EDGELLM_KV_UNIFIED",

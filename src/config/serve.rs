@@ -94,6 +94,26 @@ pub struct ServeArgs {
     )]
     pub tls_names: Vec<String>,
 
+    /// How often the LAN certificate is re-checked against the machine's names, addresses and
+    /// its expiry while serving, in seconds.
+    #[arg(
+        long,
+        env = "EDGELLM_LAN_RECHECK",
+        value_name = "SECS",
+        default_value_t = 3600,
+        hide = true
+    )]
+    pub lan_recheck: u64,
+
+    /// Lifetime of a LAN leaf certificate, in seconds [default: a year].
+    #[arg(
+        long,
+        env = "EDGELLM_LAN_LEAF_LIFETIME",
+        value_name = "SECS",
+        hide = true
+    )]
+    pub lan_leaf_lifetime: Option<u64>,
+
     #[command(flatten)]
     pub connection: ConnectionArgs,
 
@@ -255,6 +275,9 @@ pub struct ServeConfig {
     pub engine: EngineConfig,
     pub api: ApiLimits,
     pub tls_names: Vec<String>,
+    /// LAN leaf: re-check interval and lifetime.
+    pub lan_recheck: Duration,
+    pub lan_leaf_lifetime: Duration,
     pub drain_timeout: Duration,
     pub node_name: String,
     pub log_level: String,
@@ -440,6 +463,17 @@ impl ServeConfig {
             },
             state_dir,
             tls_names: args.tls_names,
+            lan_recheck: Duration::from_secs(args.lan_recheck.max(1)),
+            lan_leaf_lifetime: match args.lan_leaf_lifetime {
+                Some(secs) if secs < 60 && secs < args.lan_recheck.saturating_mul(3) => {
+                    return Err(Error::config(
+                        "lan-leaf-lifetime",
+                        "must be at least three --lan-recheck intervals, so the leaf is renewed in time",
+                    ))
+                }
+                Some(secs) => Duration::from_secs(secs),
+                None => edgellm_tls::lan::LEAF_LIFETIME.unsigned_abs(),
+            },
             drain_timeout: Duration::from_secs(args.drain_timeout),
             node_name: node_name(args.node_name)?,
             log_level: args.log_level,

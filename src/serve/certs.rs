@@ -57,16 +57,54 @@ pub fn provision(config: &ServeConfig) -> Result<Certificates, Error> {
 }
 
 fn lan_store(config: &ServeConfig) -> Result<Arc<CertStore>, Error> {
-    let ca = LanCa::load_or_create(&LanCa::dir_in(&config.state_dir))?;
+    let ca = LanCa::load_or_create_for(&LanCa::dir_in(&config.state_dir), &config.tls_names)?
+        .with_leaf_lifetime(config.lan_leaf_lifetime);
     let identity = Identity::of_this_machine(&config.tls_names);
     let leaf = ca.leaf(&identity)?;
     tracing::info!(
         names = ?identity.dns,
         addresses = ?identity.ips,
         ca_fingerprint = %ca.fingerprint()?,
+        name_constrained = ca.scope()?.is_some(),
         "LAN certificate ready (install the CA on clients with `edgellm ca show`)"
     );
-    Ok(CertStore::new(leaf))
+    let store = CertStore::new(leaf);
+    spawn_lan_recheck(
+        ca,
+        config.tls_names.clone(),
+        config.lan_recheck,
+        Arc::clone(&store),
+    );
+    Ok(store)
+}
+
+/// Re-check the LAN leaf while serving: a new one goes into service, without a restart,
+/// when the machine's names or addresses changed or the leaf nears expiry.
+fn spawn_lan_recheck(
+    ca: LanCa,
+    names: Vec<String>,
+    every: std::time::Duration,
+    store: Arc<CertStore>,
+) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            let identity = Identity::of_this_machine(&names);
+            match ca.renewed_leaf(&identity) {
+                Ok(Some(leaf)) => {
+                    store.set(leaf);
+                    tracing::info!(names = ?identity.dns, addresses = ?identity.ips, "LAN certificate reissued");
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot reissue the LAN certificate; the current one stays in service")
+                }
+            }
+        }
+    });
 }
 
 fn spawn_sighup_reload(files: edgellm_tls::files::CertFiles, store: Arc<CertStore>) {

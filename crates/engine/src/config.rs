@@ -32,7 +32,8 @@ pub struct EngineConfig {
     pub cache_type_v: CacheType,
     pub flash_attn: FlashAttn,
     /// One KV cache shared by all slots (a request may use all of it); else each slot has its
-    /// own `ctx_size / parallel` cells, and a stream's output never depends on the others.
+    /// own `ctx_size / parallel` cells, and a stream's output does not depend on the streams
+    /// decoded beside it.
     pub kv_unified: bool,
     /// Speculative decoding (drafts from the request's own tokens).
     pub spec: SpecMode,

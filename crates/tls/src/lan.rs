@@ -3,7 +3,9 @@
 //! On first start a CA (10 years) and a leaf signed by it are written under
 //! `<state-dir>/tls`. Install `ca.pem` on a phone or laptop once and every restart, address
 //! change or leaf renewal stays trusted: the CA never changes, only the leaf is reissued
-//! when the machine's names or addresses change or it nears expiry.
+//! when the machine's names or addresses change or it nears expiry (checked at start and,
+//! by `serve`, every hour while running). A new CA is name-constrained to home-network
+//! names and addresses (see [`crate::scope`]).
 
 use std::path::{Path, PathBuf};
 
@@ -15,15 +17,16 @@ use rustls::sign::CertifiedKey;
 use time::{Duration, OffsetDateTime};
 
 use crate::names::Identity;
+use crate::scope::Scope;
 use crate::store::certified_key;
 use crate::{write_private, TlsError};
 
 /// CA lifetime: long, because users install it by hand.
 const CA_DAYS: i64 = 3650;
 /// Leaf lifetime: within what Apple accepts for user-installed roots (825 days).
-const LEAF_DAYS: i64 = 365;
-/// Reissue the leaf when it has less than this left.
-const RENEW_BEFORE_DAYS: i64 = 30;
+pub const LEAF_LIFETIME: Duration = Duration::days(365);
+/// Reissue the leaf when it has less than this left (or a third of its lifetime, if shorter).
+const RENEW_BEFORE: Duration = Duration::days(30);
 
 /// The CA on disk.
 #[derive(Debug)]
@@ -31,6 +34,7 @@ pub struct LanCa {
     dir: PathBuf,
     cert_pem: String,
     key_pem: String,
+    leaf_lifetime: Duration,
 }
 
 impl LanCa {
@@ -44,6 +48,12 @@ impl LanCa {
     /// (`serve` and `ca show`) end up with the same CA, never a key from one and a
     /// certificate from the other.
     pub fn load_or_create(dir: &Path) -> Result<Self, TlsError> {
+        Self::load_or_create_for(dir, &[])
+    }
+
+    /// As [`LanCa::load_or_create`]; a CA created now also permits the `extra` names
+    /// (`--tls-name`) besides the home-network ones.
+    pub fn load_or_create_for(dir: &Path, extra: &[String]) -> Result<Self, TlsError> {
         create_private_dir(dir)?;
         if let Some(ca) = Self::load(dir)? {
             return Ok(ca);
@@ -63,7 +73,13 @@ impl LanCa {
         if let Some(ca) = Self::load(dir)? {
             return Ok(ca);
         }
-        Self::create(dir)
+        Self::create(dir, extra)
+    }
+
+    /// Issue leaves valid for `lifetime` instead of a year (tests; short-lived setups).
+    pub fn with_leaf_lifetime(mut self, lifetime: std::time::Duration) -> Self {
+        self.leaf_lifetime = Duration::try_from(lifetime).unwrap_or(LEAF_LIFETIME);
+        self
     }
 
     /// The CA, if both its files are there.
@@ -76,10 +92,11 @@ impl LanCa {
             dir: dir.into(),
             cert_pem: read(&cert_path)?,
             key_pem: read(&key_path)?,
+            leaf_lifetime: LEAF_LIFETIME,
         }))
     }
 
-    fn create(dir: &Path) -> Result<Self, TlsError> {
+    fn create(dir: &Path, extra: &[String]) -> Result<Self, TlsError> {
         let cert_path = dir.join("ca.pem");
         let key_path = dir.join("ca.key");
         let key = KeyPair::generate()?;
@@ -93,6 +110,9 @@ impl LanCa {
             .distinguished_name
             .push(DnType::OrganizationName, "edgellm");
         params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+        let host = host.trim().to_ascii_lowercase();
+        let host = (!host.is_empty() && host != "localhost").then_some(host.as_str());
+        params.name_constraints = Some(Scope::for_new_ca(host, extra).to_name_constraints());
         params.key_usages = vec![
             KeyUsagePurpose::KeyCertSign,
             KeyUsagePurpose::CrlSign,
@@ -109,6 +129,7 @@ impl LanCa {
             dir: dir.into(),
             cert_pem: cert.pem(),
             key_pem: key.serialize_pem(),
+            leaf_lifetime: LEAF_LIFETIME,
         })
     }
 
@@ -168,6 +189,7 @@ impl LanCa {
             dir: dir.into(),
             cert_pem,
             key_pem,
+            leaf_lifetime: LEAF_LIFETIME,
         })
     }
 
@@ -176,41 +198,104 @@ impl LanCa {
         &self.cert_pem
     }
 
-    /// SHA-256 fingerprint of the CA certificate.
-    pub fn fingerprint(&self) -> Result<String, TlsError> {
-        let der = rustls_pemfile::certs(&mut self.cert_pem.as_bytes())
+    /// The CA certificate, DER.
+    fn cert_der(&self) -> Result<Vec<u8>, TlsError> {
+        rustls_pemfile::certs(&mut self.cert_pem.as_bytes())
             .next()
             .and_then(Result::ok)
+            .map(|d| d.to_vec())
             .ok_or(TlsError::BadPem {
                 path: self.dir.join("ca.pem"),
                 what: "certificate",
-            })?;
-        Ok(crate::fingerprint(&der))
+            })
+    }
+
+    /// SHA-256 fingerprint of the CA certificate.
+    pub fn fingerprint(&self) -> Result<String, TlsError> {
+        Ok(crate::fingerprint(&self.cert_der()?))
+    }
+
+    /// What the CA may sign for; `None` when it is not name-constrained.
+    pub fn scope(&self) -> Result<Option<Scope>, TlsError> {
+        Ok(Scope::of_ca(&self.cert_der()?))
     }
 
     /// The leaf for `identity`: reused from disk when it covers the same names and is not
     /// near expiry, otherwise issued anew and saved.
     pub fn leaf(&self, identity: &Identity) -> Result<CertifiedKey, TlsError> {
+        match self.stored_leaf(identity)? {
+            Some(leaf) => Ok(leaf),
+            None => self.issue(identity),
+        }
+    }
+
+    /// A new leaf when the stored one no longer fits `identity` or nears expiry; `None`
+    /// while it does (the periodic re-check while serving).
+    pub fn renewed_leaf(&self, identity: &Identity) -> Result<Option<CertifiedKey>, TlsError> {
+        match self.stored_leaf(identity)? {
+            Some(_) => Ok(None),
+            None => self.issue(identity).map(Some),
+        }
+    }
+
+    /// The names and addresses of `identity` this CA may sign for; the rest are left out
+    /// with a warning.
+    fn scoped(&self, identity: &Identity) -> Result<Identity, TlsError> {
+        let Some(scope) = self.scope()? else {
+            return Ok(identity.clone());
+        };
+        let mut kept = identity.clone();
+        kept.dns.retain(|d| scope.permits_dns(d));
+        kept.ips.retain(|ip| scope.permits_ip(*ip));
+        let dropped: Vec<String> = identity
+            .dns
+            .difference(&kept.dns)
+            .cloned()
+            .chain(identity.ips.difference(&kept.ips).map(|ip| ip.to_string()))
+            .collect();
+        if !dropped.is_empty() {
+            tracing::warn!(
+                ?dropped,
+                "left out of the LAN certificate: outside what its CA may sign for (home-network names and private addresses); see README to rotate the CA"
+            );
+        }
+        Ok(kept)
+    }
+
+    /// The leaf on disk, if it covers `identity` (as scoped) and is not near expiry.
+    fn stored_leaf(&self, identity: &Identity) -> Result<Option<CertifiedKey>, TlsError> {
+        let identity = self.scoped(identity)?;
+        let wanted = identity.to_lines();
+        let (Ok(cert), Ok(key), Ok(names)) = (
+            read(&self.dir.join("leaf.pem")),
+            read(&self.dir.join("leaf.key")),
+            read(&self.dir.join("leaf.names")),
+        ) else {
+            return Ok(None);
+        };
+        let (expiry, stored) = names.split_once('\n').unwrap_or(("0", ""));
+        let expiry: i64 = expiry.trim().parse().unwrap_or(0);
+        let renew_before = RENEW_BEFORE.min(self.leaf_lifetime / 3);
+        let fresh =
+            expiry - OffsetDateTime::now_utc().unix_timestamp() > renew_before.whole_seconds();
+        if fresh && stored == wanted {
+            return certified_key(&format!("{cert}{}", self.cert_pem), &key).map(Some);
+        }
+        tracing::info!(
+            "the machine's names or addresses changed, or the leaf nears expiry: reissuing"
+        );
+        Ok(None)
+    }
+
+    /// Issue, save and return a leaf for `identity` (as scoped).
+    fn issue(&self, identity: &Identity) -> Result<CertifiedKey, TlsError> {
+        let identity = &self.scoped(identity)?;
+        let wanted = identity.to_lines();
         let (cert_path, key_path, names_path) = (
             self.dir.join("leaf.pem"),
             self.dir.join("leaf.key"),
             self.dir.join("leaf.names"),
         );
-        let wanted = identity.to_lines();
-        if let (Ok(cert), Ok(key), Ok(names)) =
-            (read(&cert_path), read(&key_path), read(&names_path))
-        {
-            let (expiry, stored) = names.split_once('\n').unwrap_or(("0", ""));
-            let expiry: i64 = expiry.trim().parse().unwrap_or(0);
-            let fresh =
-                expiry - OffsetDateTime::now_utc().unix_timestamp() > RENEW_BEFORE_DAYS * 86_400;
-            if fresh && stored == wanted {
-                return certified_key(&format!("{cert}{}", self.cert_pem), &key);
-            }
-            tracing::info!(
-                "the machine's names or addresses changed, or the leaf nears expiry: reissuing"
-            );
-        }
         let key = KeyPair::generate()?;
         let mut params = CertificateParams::new(Vec::<String>::new())?;
         let cn = identity
@@ -236,7 +321,7 @@ impl LanCa {
         params.use_authority_key_identifier_extension = true;
         let now = OffsetDateTime::now_utc();
         params.not_before = now - Duration::days(1);
-        params.not_after = now + Duration::days(LEAF_DAYS);
+        params.not_after = now + self.leaf_lifetime;
         let ca_key = KeyPair::from_pem(&self.key_pem)?;
         let issuer = Issuer::from_ca_cert_pem(&self.cert_pem, ca_key)?;
         let cert = params.signed_by(&key, &issuer)?;
@@ -326,6 +411,107 @@ pub fn create_private_dir(dir: &Path) -> Result<(), TlsError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// rustls's own certificate verification (webpki), trusting only `ca`.
+    fn verify(
+        ca: &LanCa,
+        chain: &[rustls::pki_types::CertificateDer<'static>],
+        name: &str,
+    ) -> Result<(), rustls::Error> {
+        use rustls::client::danger::ServerCertVerifier;
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(ca.cert_der().unwrap().into()).unwrap();
+        let verifier = rustls::client::WebPkiServerVerifier::builder_with_provider(
+            std::sync::Arc::new(roots),
+            std::sync::Arc::new(rustls::crypto::ring::default_provider()),
+        )
+        .build()
+        .unwrap();
+        let name = rustls::pki_types::ServerName::try_from(name.to_owned()).unwrap();
+        verifier
+            .verify_server_cert(
+                &chain[0],
+                &chain[1..],
+                &name,
+                &[],
+                rustls::pki_types::UnixTime::now(),
+            )
+            .map(|_| ())
+    }
+
+    #[test]
+    fn a_new_ca_is_name_constrained_and_clients_refuse_leaves_outside_it() {
+        let dir = std::env::temp_dir().join(format!("edgellm-ca-scope-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let ca = LanCa::load_or_create_for(&dir, &["llm.home.example.org".into()]).unwrap();
+        let scope = ca.scope().unwrap().expect("a new CA has name constraints");
+        assert!(scope.permits_dns("llm.home.example.org") && !scope.permits_dns("example.org"));
+        // The leaf leaves out what the CA may not sign for, and clients accept it.
+        let mut id = Identity::default();
+        id.dns.extend([
+            "localhost".into(),
+            "pi.local".into(),
+            "llm.home.example.org".into(),
+            "bank.example.com".into(),
+        ]);
+        id.ips.extend([
+            "127.0.0.1".parse::<std::net::IpAddr>().unwrap(),
+            "8.8.8.8".parse().unwrap(),
+        ]);
+        let leaf = ca.leaf(&id).unwrap();
+        let (_, cert) = x509_parser::parse_x509_certificate(&leaf.cert[0]).unwrap();
+        let sans = format!(
+            "{:?}",
+            cert.subject_alternative_name().unwrap().unwrap().value
+        );
+        assert!(
+            sans.contains("pi.local") && !sans.contains("bank.example.com"),
+            "{sans}"
+        );
+        assert!(!sans.contains("[8, 8, 8, 8]"), "{sans}");
+        for name in ["pi.local", "localhost", "llm.home.example.org", "127.0.0.1"] {
+            verify(&ca, &leaf.cert, name).unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
+        // Someone holding the CA key signs for a bank: clients refuse it.
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(vec!["bank.example.com".to_string()]).unwrap();
+        params.use_authority_key_identifier_extension = true;
+        let issuer =
+            Issuer::from_ca_cert_pem(&ca.cert_pem, KeyPair::from_pem(&ca.key_pem).unwrap())
+                .unwrap();
+        let rogue = params.signed_by(&key, &issuer).unwrap();
+        let chain = vec![rogue.der().clone(), ca.cert_der().unwrap().into()];
+        let err = verify(&ca, &chain, "bank.example.com").unwrap_err();
+        assert!(format!("{err:?}").contains("NameConstraint"), "{err:?}");
+        // A leaf within the scope, signed the same way, is accepted.
+        let params = CertificateParams::new(vec!["other.home.arpa".to_string()]).unwrap();
+        let fine = params.signed_by(&key, &issuer).unwrap();
+        let chain = vec![fine.der().clone(), ca.cert_der().unwrap().into()];
+        verify(&ca, &chain, "other.home.arpa").unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_short_lived_leaf_is_renewed_when_a_third_of_its_life_is_left() {
+        let dir = std::env::temp_dir().join(format!("edgellm-ca-renew-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let ca = LanCa::load_or_create(&dir)
+            .unwrap()
+            .with_leaf_lifetime(std::time::Duration::from_secs(3));
+        let id = Identity::of_this_machine(&[]);
+        let first = ca.leaf(&id).unwrap();
+        assert!(ca.renewed_leaf(&id).unwrap().is_none(), "renewed at once");
+        std::thread::sleep(std::time::Duration::from_millis(2200));
+        let second = ca.renewed_leaf(&id).unwrap().expect("renewed near expiry");
+        assert_ne!(first.cert[0], second.cert[0]);
+        let mut other = id.clone();
+        other.dns.insert("new-name.local".into());
+        assert!(
+            ca.renewed_leaf(&other).unwrap().is_some(),
+            "renewed for a new name"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn an_exported_ca_imports_on_another_board_and_bad_bundles_are_refused() {

@@ -4,6 +4,7 @@
 //!   rustls [`server_config`] (TLS 1.3 + 1.2, ALPN h2 and http/1.1, ring provider).
 //! - [`lan`]: a persistent local CA and a leaf for this machine's names and addresses.
 //! - [`names`]: which names and addresses this machine answers to.
+//! - [`scope`]: the name constraints of a new LAN CA (home-network names and addresses).
 //! - [`acme`]: certificates from an ACME CA by TLS-ALPN-01, renewed and swapped in place.
 //! - [`files`]: operator-provided certificate files, reloaded on change or SIGHUP.
 //!
@@ -15,6 +16,7 @@ pub mod acme;
 pub mod files;
 pub mod lan;
 pub mod names;
+pub mod scope;
 pub mod store;
 
 pub use lan::{create_private_dir, LanCa};
