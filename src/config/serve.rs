@@ -105,6 +105,16 @@ pub struct ServeArgs {
     )]
     pub lan_recheck: u64,
 
+    /// How often the status page's history is sampled, in seconds (it keeps an hour).
+    #[arg(
+        long,
+        env = "EDGELLM_STATUS_INTERVAL",
+        value_name = "SECS",
+        default_value_t = 10,
+        hide = true
+    )]
+    pub status_interval: u64,
+
     /// Lifetime of a LAN leaf certificate, in seconds [default: a year].
     #[arg(
         long,
@@ -278,6 +288,7 @@ pub struct ServeConfig {
     /// LAN leaf: re-check interval and lifetime.
     pub lan_recheck: Duration,
     pub lan_leaf_lifetime: Duration,
+    pub status_interval: Duration,
     pub drain_timeout: Duration,
     pub node_name: String,
     pub log_level: String,
@@ -464,6 +475,7 @@ impl ServeConfig {
             state_dir,
             tls_names: args.tls_names,
             lan_recheck: Duration::from_secs(args.lan_recheck.max(1)),
+            status_interval: Duration::from_secs(args.status_interval.clamp(1, 3600)),
             lan_leaf_lifetime: match args.lan_leaf_lifetime {
                 Some(secs) if secs < 60 && secs < args.lan_recheck.saturating_mul(3) => {
                     return Err(Error::config(

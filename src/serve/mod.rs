@@ -13,6 +13,7 @@ pub mod keys;
 mod listener;
 mod redirect;
 mod signals;
+mod status;
 mod systemd;
 
 use std::sync::Arc;
@@ -82,6 +83,13 @@ async fn serve(config: ServeConfig) -> Result<(), Error> {
         });
         tokio::spawn(Arc::clone(guard).run(Arc::clone(&metrics), on_change));
     }
+    let status = status::sources(
+        &config,
+        &store,
+        certs.acme_status.clone(),
+        &backend,
+        thermal.clone(),
+    );
     let flags = Arc::new(RuntimeFlags::new(thermal));
     let state = AppState {
         backend,
@@ -97,6 +105,7 @@ async fn serve(config: ServeConfig) -> Result<(), Error> {
             config.max_client_requests,
         )),
         node: Arc::from(config.node_name.as_str()),
+        status: Some(status),
     };
     let app = edgellm_api::router(state);
     let tls = Arc::new(edgellm_tls::server_config(certs.resolver, certs.acme)?);

@@ -125,6 +125,13 @@ impl Server {
         server
     }
 
+    /// Start with extra environment variables, and wait until it serves.
+    pub fn start_env(extra: &[&str], env: &[(&str, &str)]) -> Server {
+        let server = Server::spawn_env(extra, env);
+        server.wait_ready();
+        server
+    }
+
     /// Start without waiting for readiness.
     pub fn spawn(extra: &[&str]) -> Server {
         Server::spawn_env(extra, &[])

@@ -23,6 +23,7 @@ pub mod ollama;
 pub mod openai;
 pub mod router;
 pub mod state;
+pub mod status;
 pub mod tools;
 pub mod web;
 

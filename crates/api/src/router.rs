@@ -3,7 +3,7 @@
 //! | group | routes | API key | rate limit |
 //! |---|---|---|---|
 //! | probes and page | `/healthz`, `/readyz`, `/` (chat page; it asks for the key itself) | never | never |
-//! | metrics | `/metrics` | unless `metrics_public` | never |
+//! | metrics | `/metrics`, `/status` (JSON; its page loads without a key) | unless `metrics_public` | never |
 //! | api | `/v1/*`, `/api/*` (Ollama), `/tokenize`, `/apply-template`, unknown routes | yes | yes |
 //!
 //! Generating routes also hold a per-client slot (`--max-client-requests`). Every route is
@@ -18,7 +18,7 @@ use axum::Router;
 use crate::error::ApiError;
 use crate::guard::{clients, keys, observe, origin, ratelimit};
 use crate::state::AppState;
-use crate::{extra, health, ollama, openai, web};
+use crate::{extra, health, ollama, openai, status, web};
 
 /// The API router. Transport concerns (TLS, connection limits) live in the daemon.
 pub fn router(state: AppState) -> Router {
@@ -53,12 +53,16 @@ pub fn router(state: AppState) -> Router {
     if !state.access.metrics_public {
         metrics = metrics.layer(from_fn_with_state(state.clone(), keys::require_key));
     }
+    let status = Router::new()
+        .route("/status", get(status::status))
+        .layer(from_fn_with_state(state.clone(), status::guard));
     let probes = Router::new()
         .route("/", get(web::index))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz));
     let mut app = probes
         .merge(metrics)
+        .merge(status)
         .merge(api)
         .layer(DefaultBodyLimit::max(limit))
         .layer(from_fn_with_state(state.clone(), origin::check))

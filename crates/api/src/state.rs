@@ -87,6 +87,8 @@ pub struct AppState {
     pub clients: Arc<crate::guard::clients::ClientSlots>,
     /// This board's name, sent as `x-edgellm-node` (none when empty).
     pub node: Arc<str>,
+    /// What `/status` shows beyond the engine (history, certificate, CPU); set by the daemon.
+    pub status: Option<Arc<crate::status::StatusSources>>,
 }
 
 /// Requests prepared (template + tokenizer) at once, off the async workers.
@@ -105,6 +107,7 @@ impl AppState {
             prep: Arc::new(tokio::sync::Semaphore::new(PREP_CONCURRENCY)),
             clients: Arc::new(crate::guard::clients::ClientSlots::new(None)),
             node: Arc::from(""),
+            status: None,
         }
     }
 }

@@ -6,15 +6,18 @@
 //! - [`system`]: process RSS, available memory, CPU use, every temperature sensor and the
 //!   Raspberry Pi firmware's throttling flags, read at scrape time with `sysinfo`.
 //! - [`fn_gauge`]: a gauge computed at scrape time from a closure.
+//! - [`history`]: the last hour of temperature, tokens/s and memory, for the status page.
 //! - [`thermal`]: the thermal guard that stops admitting work when the device is too hot.
 #![forbid(unsafe_code)]
 
 pub mod engine;
 pub mod fn_gauge;
+pub mod history;
 pub mod metrics;
 pub mod system;
 pub mod thermal;
 
 pub use fn_gauge::FnGauge;
+pub use history::{Device, History, Sample};
 pub use metrics::Metrics;
 pub use thermal::{ThermalConfig, ThermalGuard};

@@ -35,6 +35,13 @@ impl Default for SystemCollector {
     }
 }
 
+/// The Raspberry Pi firmware's throttling bits, on a Pi.
+pub fn pi_throttled_flags() -> Option<u64> {
+    std::fs::read_to_string(PI_THROTTLED)
+        .ok()
+        .and_then(|s| u64::from_str_radix(s.trim().trim_start_matches("0x"), 16).ok())
+}
+
 /// Sensor labels as Prometheus label values: lower case, spaces to underscores.
 fn sensor_label(label: &str) -> String {
     label
@@ -102,10 +109,7 @@ impl Collector for SystemCollector {
                 temps.metric_type(),
             )?)?;
         }
-        if let Some(flags) = std::fs::read_to_string(PI_THROTTLED)
-            .ok()
-            .and_then(|s| u64::from_str_radix(s.trim().trim_start_matches("0x"), 16).ok())
-        {
+        if let Some(flags) = pi_throttled_flags() {
             const_gauge(&mut enc, "pi_throttled_flags", "Raspberry Pi firmware get_throttled bits (0x1 under-voltage, 0x4 throttled, 0x8 soft temp limit; high bits: has occurred)", flags as f64)?;
         }
         Ok(())

@@ -238,9 +238,9 @@ impl LanCa {
         }
     }
 
-    /// The names and addresses of `identity` this CA may sign for; the rest are left out
-    /// with a warning.
-    fn scoped(&self, identity: &Identity) -> Result<Identity, TlsError> {
+    /// The names and addresses of `identity` this CA may sign for; with `warn`, the rest
+    /// are named in a warning.
+    fn scoped(&self, identity: &Identity, warn: bool) -> Result<Identity, TlsError> {
         let Some(scope) = self.scope()? else {
             return Ok(identity.clone());
         };
@@ -253,7 +253,7 @@ impl LanCa {
             .cloned()
             .chain(identity.ips.difference(&kept.ips).map(|ip| ip.to_string()))
             .collect();
-        if !dropped.is_empty() {
+        if warn && !dropped.is_empty() {
             tracing::warn!(
                 ?dropped,
                 "left out of the LAN certificate: outside what its CA may sign for (home-network names and private addresses); see README to rotate the CA"
@@ -264,7 +264,7 @@ impl LanCa {
 
     /// The leaf on disk, if it covers `identity` (as scoped) and is not near expiry.
     fn stored_leaf(&self, identity: &Identity) -> Result<Option<CertifiedKey>, TlsError> {
-        let identity = self.scoped(identity)?;
+        let identity = self.scoped(identity, false)?;
         let wanted = identity.to_lines();
         let (Ok(cert), Ok(key), Ok(names)) = (
             read(&self.dir.join("leaf.pem")),
@@ -289,7 +289,7 @@ impl LanCa {
 
     /// Issue, save and return a leaf for `identity` (as scoped).
     fn issue(&self, identity: &Identity) -> Result<CertifiedKey, TlsError> {
-        let identity = &self.scoped(identity)?;
+        let identity = &self.scoped(identity, true)?;
         let wanted = identity.to_lines();
         let (cert_path, key_path, names_path) = (
             self.dir.join("leaf.pem"),

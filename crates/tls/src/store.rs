@@ -44,6 +44,24 @@ impl CertStore {
         Some(self.not_after.load(Ordering::Relaxed)).filter(|&t| t > 0)
     }
 
+    /// Subject and issuer (common names, else the whole names) and notAfter of the
+    /// certificate in service.
+    pub fn describe(&self) -> Option<(String, String, String)> {
+        let key = self.current();
+        let (_, cert) = x509_parser::parse_x509_certificate(key.cert.first()?).ok()?;
+        let name = |n: &x509_parser::x509::X509Name<'_>| {
+            n.iter_common_name()
+                .next()
+                .and_then(|cn| cn.as_str().ok().map(str::to_owned))
+                .unwrap_or_else(|| n.to_string())
+        };
+        Some((
+            name(cert.subject()),
+            name(cert.issuer()),
+            cert.validity().not_after.to_string(),
+        ))
+    }
+
     /// The certificate in service.
     pub fn current(&self) -> Arc<CertifiedKey> {
         Arc::clone(&self.current.read().unwrap_or_else(|e| e.into_inner()))

@@ -11,12 +11,15 @@ const CHAT_HTML: &str = include_str!("chat.html");
 /// Strict CSP: only this page's own inline script (allowed by its SHA-256, so no other
 /// inline script could run even if markup were injected) and style, and requests to this
 /// origin.
-static CSP: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+static CSP: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| csp_for(CHAT_HTML));
+
+/// The CSP of an embedded page with one inline script (the status page uses it too).
+pub(crate) fn csp_for(html: &str) -> String {
     format!(
         "default-src 'none'; script-src '{}'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
-        script_hash(CHAT_HTML)
+        script_hash(html)
     )
-});
+}
 
 /// `sha256-<base64>` of the page's one inline script, as CSP hash sources are written.
 fn script_hash(html: &str) -> String {

@@ -62,6 +62,22 @@ pub struct AcmeStatus {
     pub failures: AtomicU64,
     /// Certificates put in service (new or from the cache).
     pub deployed: AtomicU64,
+    /// The latest order failure, cleared when a new certificate is issued.
+    pub last_error: std::sync::Mutex<Option<String>>,
+}
+
+impl AcmeStatus {
+    /// The latest order failure since the last issued certificate.
+    pub fn last_error(&self) -> Option<String> {
+        self.last_error
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    fn set_error(&self, error: Option<String>) {
+        *self.last_error.lock().unwrap_or_else(|e| e.into_inner()) = error;
+    }
 }
 
 impl ResolvesServerCert for AcmeResolver {
@@ -155,6 +171,7 @@ pub fn spawn(settings: AcmeSettings, store: Arc<CertStore>) -> Result<Arc<AcmeRe
                         // retried every second.
                         if matches!(ok, EventOk::CertCacheStore) {
                             failed_in_a_row = 0;
+                            status.set_error(None);
                         }
                     }
                     Err(err @ EventError::CertCacheStore(_)) => {
@@ -165,6 +182,7 @@ pub fn spawn(settings: AcmeSettings, store: Arc<CertStore>) -> Result<Arc<AcmeRe
                     }
                     Err(err @ EventError::Order(_)) => {
                         status.failures.fetch_add(1, Ordering::Relaxed);
+                        status.set_error(Some(err.to_string()));
                         let wait = retry_wait(failed_in_a_row, retry_max);
                         failed_in_a_row = failed_in_a_row.saturating_add(1);
                         tracing::error!(error = %err, retry_in_secs = wait.as_secs(), "acme: certificate order failed");

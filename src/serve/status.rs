@@ -1,0 +1,101 @@
+//! What `/status` shows beyond the engine: the certificate in service, the CPU, and the
+//! last hour sampled in-process.
+
+use std::sync::Arc;
+
+use edgellm_api::status::StatusSources;
+use edgellm_backend::Backend;
+use edgellm_observe::{History, ThermalGuard};
+use edgellm_tls::acme::AcmeStatus;
+use edgellm_tls::CertStore;
+use serde_json::{json, Value};
+
+use crate::config::{ServeConfig, TlsSource};
+
+/// Start sampling the history and describe the rest.
+pub fn sources(
+    config: &ServeConfig,
+    store: &Arc<CertStore>,
+    acme: Option<Arc<AcmeStatus>>,
+    backend: &Arc<dyn Backend>,
+    thermal: Option<Arc<ThermalGuard>>,
+) -> Arc<StatusSources> {
+    let history = History::hour(config.status_interval);
+    tokio::spawn(Arc::clone(&history).run(Arc::clone(backend), thermal));
+    let source = match &config.tls {
+        TlsSource::Lan => "lan",
+        TlsSource::Acme(_) => "acme",
+        TlsSource::Files(_) => "files",
+    };
+    let store = Arc::clone(store);
+    let certificate = Box::new(move || certificate(source, &store, acme.as_deref()));
+    Arc::new(StatusSources::new(history, certificate, cpu()))
+}
+
+fn certificate(source: &str, store: &CertStore, acme: Option<&AcmeStatus>) -> Value {
+    use std::sync::atomic::Ordering;
+    let (subject, issuer, not_after) = store.describe().unwrap_or_default();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    // While ACME has not delivered, the LAN certificate is served.
+    let serving = match (source, acme) {
+        ("acme", Some(a)) if a.deployed.load(Ordering::Relaxed) == 0 => "lan (until ACME succeeds)",
+        _ => source,
+    };
+    json!({
+        "source": source,
+        "serving": serving,
+        "subject": subject,
+        "issuer": issuer,
+        "not_after": not_after,
+        "days_left": store.not_after_unix().map(|t| (t - now) as f64 / 86_400.0),
+        "acme": acme.map(|a| json!({
+            "deployed": a.deployed.load(Ordering::Relaxed),
+            "failures": a.failures.load(Ordering::Relaxed),
+            "last_error": a.last_error(),
+        })),
+    })
+}
+
+/// The CPU's SIMD extensions and the llama.cpp CPU backend this build carries.
+fn cpu() -> Value {
+    #[allow(unused_mut)]
+    let mut features: Vec<&str> = Vec::new();
+    #[cfg(target_arch = "x86_64")]
+    {
+        let found = [
+            ("sse4.2", std::arch::is_x86_feature_detected!("sse4.2")),
+            ("avx", std::arch::is_x86_feature_detected!("avx")),
+            ("avx2", std::arch::is_x86_feature_detected!("avx2")),
+            ("fma", std::arch::is_x86_feature_detected!("fma")),
+            ("f16c", std::arch::is_x86_feature_detected!("f16c")),
+            ("avx512f", std::arch::is_x86_feature_detected!("avx512f")),
+        ];
+        features.extend(found.iter().filter(|f| f.1).map(|f| f.0));
+    }
+    #[cfg(target_arch = "aarch64")]
+    {
+        let found = [
+            ("neon", std::arch::is_aarch64_feature_detected!("neon")),
+            (
+                "dotprod",
+                std::arch::is_aarch64_feature_detected!("dotprod"),
+            ),
+            ("fp16", std::arch::is_aarch64_feature_detected!("fp16")),
+            ("i8mm", std::arch::is_aarch64_feature_detected!("i8mm")),
+            ("sve", std::arch::is_aarch64_feature_detected!("sve")),
+        ];
+        features.extend(found.iter().filter(|f| f.1).map(|f| f.0));
+    }
+    // llama-cpp-sys-2 builds one CPU backend into the binary: AVX2/FMA on x86-64, plain
+    // armv8-a on aarch64 (run-time variants are not built yet).
+    let backend = if cfg!(target_arch = "aarch64") {
+        "llama.cpp CPU (built in, armv8-a)"
+    } else if cfg!(target_arch = "x86_64") {
+        "llama.cpp CPU (built in, x86-64 AVX2/FMA)"
+    } else {
+        "llama.cpp CPU (built in)"
+    };
+    json!({ "arch": std::env::consts::ARCH, "features": features, "backend": backend })
+}
