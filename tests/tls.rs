@@ -354,6 +354,33 @@ fn with_the_ca_down_at_start_the_lan_certificate_serves_until_acme_succeeds() {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
+    // /readyz and /status name the source and the CA's error while it is down.
+    let client = server.blocking_client();
+    let ready: serde_json::Value = client
+        .get(server.url("/readyz"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(ready["certificate"], "acme", "{ready}");
+    assert!(
+        ready["acme_error"].as_str().is_some_and(|e| !e.is_empty()),
+        "{ready}"
+    );
+    let status: serde_json::Value = client
+        .get(server.url("/status"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(
+        status["certificate"]["serving"], "lan (until ACME succeeds)",
+        "{status}"
+    );
+    assert!(
+        status["certificate"]["acme"]["failures"].as_u64().unwrap() >= 1,
+        "{status}"
+    );
     // The CA stays down for 20 s: rustls-acme's own doubling would now wait 16 s before its
     // next attempt; with the retry capped at 2 s the certificate follows the CA's return at
     // once.
@@ -362,6 +389,19 @@ fn with_the_ca_down_at_start_the_lan_certificate_serves_until_acme_succeeds() {
     let root = pebble.root();
     let acme = wait_for_cert(addr, &root, Duration::from_secs(9), None);
     assert_ne!(acme, lan);
+    // Once a certificate is issued the error is gone.
+    let ready: serde_json::Value = reqwest::blocking::Client::builder()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(reqwest::Certificate::from_pem(&root).unwrap())
+        .resolve(DOMAIN, addr)
+        .build()
+        .unwrap()
+        .get(format!("https://{DOMAIN}:{}/readyz", addr.port()))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert!(ready["acme_error"].is_null(), "{ready}");
     // Operators see both in the metrics.
     let m = served_metrics(addr, &root);
     assert!(
