@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::{greedy_chat, Server};
@@ -123,29 +122,12 @@ fn the_status_page_shows_the_device_and_its_last_hour() {
     assert_eq!(ready["certificate"], "lan");
     assert!(ready["acme_error"].is_null());
 
-    let target = std::env::var("CARGO_TARGET_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|_| "target".into());
-    let artifacts = target.join("test-artifacts");
-    std::fs::create_dir_all(&artifacts).unwrap();
-    let screenshot = artifacts.join("status-page.png");
-    let out = Command::new("node")
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/web/status-page.mjs"
-        ))
-        .arg(format!("https://localhost:{}", server.port()))
-        .arg(KEY)
-        .arg(&screenshot)
-        .output()
-        .expect("node runs (tests/setup.sh installs playwright-core and chromium)");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "browser script failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+    let screenshot = common::artifact("status-page.png");
+    let seen = common::run_browser_script(
+        "status-page.mjs",
+        &server,
+        &[KEY.as_ref(), screenshot.as_os_str()],
     );
-    let seen: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
     assert_eq!(seen["title"], "edgellm status");
     assert_eq!(seen["asked_for_key"], true);
     assert_eq!(seen["key_form_hidden"], true);

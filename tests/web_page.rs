@@ -4,10 +4,7 @@
 
 mod common;
 
-use std::process::Command;
-
 use common::{metric, Server};
-use serde_json::Value;
 
 #[test]
 fn the_chat_page_streams_stops_remembers_and_escapes() {
@@ -38,28 +35,8 @@ fn the_chat_page_streams_stops_remembers_and_escapes() {
     assert!(!csp.contains("script-src 'unsafe-inline'"), "{csp}");
     assert!(page.text().unwrap().contains("<title>edgellm</title>"));
 
-    let target = std::env::var("CARGO_TARGET_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|_| "target".into());
-    let artifacts = target.join("test-artifacts");
-    std::fs::create_dir_all(&artifacts).unwrap();
-    let screenshot = artifacts.join("chat-page.png");
-    let out = Command::new("node")
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/web/chat-page.mjs"
-        ))
-        .arg(format!("https://localhost:{}", server.port()))
-        .arg(&screenshot)
-        .output()
-        .expect("node runs (tests/setup.sh installs playwright-core and chromium)");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "browser script failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let seen: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    let screenshot = common::artifact("chat-page.png");
+    let seen = common::run_browser_script("chat-page.mjs", &server, &[screenshot.as_os_str()]);
 
     assert_eq!(seen["title"], "edgellm");
     assert!(

@@ -447,6 +447,42 @@ pub fn streamed_content(raw: &str) -> String {
         .collect()
 }
 
+/// A file under `$CARGO_TARGET_DIR/test-artifacts` (screenshots kept after the run).
+pub fn artifact(name: &str) -> PathBuf {
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| "target".into());
+    let artifacts = target.join("test-artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    artifacts.join(name)
+}
+
+/// Run `tests/web/<script>` (playwright-core driving Debian's Chromium) against `server`
+/// with `args` after the base URL; it must succeed. Returns the JSON on its last line.
+pub fn run_browser_script(
+    script: &str,
+    server: &Server,
+    args: &[&std::ffi::OsStr],
+) -> serde_json::Value {
+    let out = Command::new("node")
+        .arg(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/web")
+                .join(script),
+        )
+        .arg(format!("https://localhost:{}", server.port()))
+        .args(args)
+        .output()
+        .expect("node runs (tests/setup.sh installs playwright-core and chromium)");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{script} failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_str(stdout.lines().last().unwrap_or_default()).unwrap()
+}
+
 /// A program in the test venv (tests/setup.sh creates it): `python`, `kubernetes-validate`.
 pub fn venv_bin(name: &str) -> String {
     let home = std::env::var("HOME").unwrap();
