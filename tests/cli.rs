@@ -325,3 +325,96 @@ fn the_settings_file_sits_beneath_environment_and_flags() {
     assert_ne!(code, 0);
     assert!(err.contains("--ctx-size"), "{err}");
 }
+
+#[test]
+fn dns01_settings_are_checked_before_start() {
+    let dir = common::TempDir::new("dns01-cli");
+    let garbage = dir.path().join("garbage.key");
+    std::fs::write(
+        &garbage,
+        "key \"k\" { algorithm hmac-md5; secret \"YQ==\"; };\n",
+    )
+    .unwrap();
+    let not_executable = dir.path().join("hook");
+    std::fs::write(&not_executable, "#!/bin/sh\n").unwrap();
+    let base = [
+        "serve",
+        "--tls",
+        "acme",
+        "--acme-contact",
+        "a@example.org",
+        "--model",
+        "/nonexistent",
+    ];
+    let check = |extra: &[&str], expected: &str| {
+        let mut args = base.to_vec();
+        args.extend_from_slice(extra);
+        let (code, _, err) = run(&args);
+        assert_ne!(code, 0, "{args:?}");
+        assert!(err.contains(expected), "{args:?}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+    };
+    let domain = ["--acme-domain", "llm.example.org"];
+    let dns01 = ["--acme-challenge", "dns-01"];
+    check(
+        &["--acme-domain", "*.example.org"],
+        "wildcard names need --acme-challenge dns-01",
+    );
+    check(
+        &[&domain[..], &["--acme-dns-hook", "/bin/true"]].concat(),
+        "--acme-dns-hook needs --acme-challenge dns-01",
+    );
+    check(
+        &[&domain[..], &dns01[..]].concat(),
+        "dns-01 needs --acme-dns-server",
+    );
+    check(
+        &[&domain[..], &dns01[..], &["--acme-dns-server", "127.0.0.1"]].concat(),
+        "--acme-dns-tsig-key",
+    );
+    let garbage = garbage.display().to_string();
+    check(
+        &[
+            &domain[..],
+            &dns01[..],
+            &[
+                "--acme-dns-server",
+                "127.0.0.1",
+                "--acme-dns-tsig-key",
+                &garbage,
+            ],
+        ]
+        .concat(),
+        "hmac-md5' is not supported",
+    );
+    let hook = not_executable.display().to_string();
+    check(
+        &[&domain[..], &dns01[..], &["--acme-dns-hook", &hook]].concat(),
+        "is not an executable file",
+    );
+    check(
+        &[
+            &domain[..],
+            &dns01[..],
+            &[
+                "--acme-dns-hook",
+                "/bin/true",
+                "--acme-dns-server",
+                "127.0.0.1",
+            ],
+        ]
+        .concat(),
+        "not both",
+    );
+    check(
+        &[
+            "--acme-domain",
+            "a.*.example.org",
+            "--acme-challenge",
+            "dns-01",
+            "--acme-dns-hook",
+            "/bin/true",
+        ],
+        "whole first label",
+    );
+}

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install what building and testing edgellm needs on Debian/Ubuntu, if missing:
-# cmake + clang/libclang (llama.cpp and its bindgen), promtool (from prometheus, to check
+# cmake + clang/libclang (llama.cpp and its bindgen), BIND9 (ACME DNS-01 tests), promtool (from prometheus, to check
 # /metrics), pebble (a test ACME CA), systemd (systemd-analyze), chromium + playwright-core
 # (the chat page), haproxy (several boards behind a balancer), a venv with the openai and
 # ollama Python clients, LangChain and kubernetes-validate, rustfmt and clippy, bitbake's
@@ -11,6 +11,8 @@ set -euo pipefail
 mode="${1:-all}"
 
 packages=(cmake clang libclang-dev pkg-config ca-certificates prometheus pebble systemd chromium haproxy)
+# ACME DNS-01 tests: BIND9 (named, tsig-keygen, dig).
+packages+=(bind9 bind9-utils bind9-dnsutils)
 # bitbake's host tools and its en_US.UTF-8 locale (tests/check-bitbake.sh).
 packages+=(chrpath cpio diffstat gawk lz4 zstd file locales)
 python3 -m pip --version >/dev/null 2>&1 || packages+=(python3-pip)

@@ -143,11 +143,22 @@ pub enum TlsMode {
     Files,
 }
 
+/// How the ACME CA checks that we control the names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AcmeChallenge {
+    /// TLS-ALPN-01 on the HTTPS port (reachable from the internet on 443).
+    #[value(name = "tls-alpn-01")]
+    TlsAlpn01,
+    /// DNS-01: a TXT record published by RFC 2136 or a hook; no inbound port.
+    #[value(name = "dns-01")]
+    Dns01,
+}
+
 /// The validated certificate settings.
 #[derive(Debug, Clone)]
 pub enum TlsSource {
     Lan,
-    Acme(edgellm_tls::acme::AcmeSettings),
+    Acme(Box<edgellm_tls::acme::AcmeSettings>),
     Files(edgellm_tls::files::CertFiles),
 }
 

@@ -73,6 +73,47 @@ pub struct ServeArgs {
     )]
     pub acme_retry_max_seconds: u64,
 
+    /// How the ACME CA validates the names: tls-alpn-01 (port 443 reachable from the
+    /// internet) or dns-01 (a TXT record; no open port, wildcards allowed).
+    #[arg(
+        long,
+        env = "EDGELLM_ACME_CHALLENGE",
+        value_name = "TYPE",
+        default_value = "tls-alpn-01"
+    )]
+    pub acme_challenge: AcmeChallenge,
+
+    /// DNS-01 by RFC 2136 dynamic update: the zone's primary server, HOST[:PORT].
+    #[arg(long, env = "EDGELLM_ACME_DNS_SERVER", value_name = "HOST:PORT")]
+    pub acme_dns_server: Option<String>,
+
+    /// TSIG key for the RFC 2136 updates, in BIND's key-file format (tsig-keygen).
+    #[arg(long, env = "EDGELLM_ACME_DNS_TSIG_KEY", value_name = "FILE")]
+    pub acme_dns_tsig_key: Option<PathBuf>,
+
+    /// DNS-01 by hook: an executable run as `PATH set|unset _acme-challenge.<domain> <value>`.
+    #[arg(long, env = "EDGELLM_ACME_DNS_HOOK", value_name = "PATH")]
+    pub acme_dns_hook: Option<PathBuf>,
+
+    /// DNS servers (HOST[:PORT], repeatable) that must answer the TXT record before the CA
+    /// is asked to validate [default: the RFC 2136 server, else the zone's NS servers].
+    #[arg(
+        long = "acme-dns-resolver",
+        env = "EDGELLM_ACME_DNS_RESOLVERS",
+        value_name = "HOST:PORT",
+        value_delimiter = ','
+    )]
+    pub acme_dns_resolvers: Vec<String>,
+
+    /// The longest wait for the TXT record to become visible, in seconds.
+    #[arg(
+        long,
+        env = "EDGELLM_ACME_DNS_WAIT_SECONDS",
+        value_name = "SECONDS",
+        default_value_t = 300
+    )]
+    pub acme_dns_wait_seconds: u64,
+
     /// Certificate chain file, PEM (--tls files); reloaded when it changes and on SIGHUP.
     #[arg(long, env = "EDGELLM_TLS_CERT", value_name = "PEM")]
     pub tls_cert: Option<PathBuf>,
@@ -407,6 +448,15 @@ impl ServeConfig {
                         format!("'{bad}' is not a public DNS name"),
                     ));
                 }
+                let challenge = acme_challenge(&AcmeChallengeArgs {
+                    challenge: args.acme_challenge,
+                    domains: &args.acme_domains,
+                    server: &args.acme_dns_server,
+                    tsig_key: &args.acme_dns_tsig_key,
+                    hook: &args.acme_dns_hook,
+                    resolvers: &args.acme_dns_resolvers,
+                    wait_seconds: args.acme_dns_wait_seconds,
+                })?;
                 let directory = match (args.acme_directory, args.acme_staging) {
                     (Some(url), _) => url,
                     (None, true) => edgellm_tls::acme::LETS_ENCRYPT_STAGING.into(),
@@ -418,7 +468,7 @@ impl ServeConfig {
                         format!("must be an https:// URL, got '{directory}'"),
                     ));
                 }
-                TlsSource::Acme(edgellm_tls::acme::AcmeSettings {
+                TlsSource::Acme(Box::new(edgellm_tls::acme::AcmeSettings {
                     domains: args
                         .acme_domains
                         .iter()
@@ -439,7 +489,8 @@ impl ServeConfig {
                     ca_file: args.acme_ca_file,
                     cache_dir: state_dir.join("acme"),
                     retry_max: std::time::Duration::from_secs(args.acme_retry_max_seconds.max(1)),
-                })
+                    challenge,
+                }))
             }
         };
         Ok(Self {
@@ -509,4 +560,101 @@ fn node_name(given: Option<String>) -> Result<String, Error> {
         ));
     }
     Ok(name)
+}
+
+/// The challenge settings of `--tls acme`: DNS-01 needs exactly one way to publish the
+/// record; wildcards need DNS-01; DNS flags without DNS-01 are a mistake worth naming.
+struct AcmeChallengeArgs<'a> {
+    challenge: AcmeChallenge,
+    domains: &'a [String],
+    server: &'a Option<String>,
+    tsig_key: &'a Option<PathBuf>,
+    hook: &'a Option<PathBuf>,
+    resolvers: &'a [String],
+    wait_seconds: u64,
+}
+
+fn acme_challenge(args: &AcmeChallengeArgs) -> Result<edgellm_tls::acme::Challenge, Error> {
+    use edgellm_tls::acme::dns01::{publish::Publisher, tsig::TsigKey, Dns01Settings};
+    let dns_flag = [
+        (args.server.is_some(), "acme-dns-server"),
+        (args.tsig_key.is_some(), "acme-dns-tsig-key"),
+        (args.hook.is_some(), "acme-dns-hook"),
+        (!args.resolvers.is_empty(), "acme-dns-resolver"),
+    ]
+    .into_iter()
+    .find_map(|(set, name)| set.then_some(name));
+    if args.challenge == AcmeChallenge::TlsAlpn01 {
+        if let Some(flag) = dns_flag {
+            return Err(Error::config(
+                flag,
+                format!("--{flag} needs --acme-challenge dns-01"),
+            ));
+        }
+        if let Some(wild) = args.domains.iter().find(|d| d.starts_with("*.")) {
+            return Err(Error::config(
+                "acme-domain",
+                format!("'{wild}': wildcard names need --acme-challenge dns-01"),
+            ));
+        }
+        return Ok(edgellm_tls::acme::Challenge::TlsAlpn01);
+    }
+    if let Some(bad) = args
+        .domains
+        .iter()
+        .find(|d| d.trim_start_matches("*.").contains('*'))
+    {
+        return Err(Error::config(
+            "acme-domain",
+            format!("'{bad}': a wildcard may only be the whole first label (*.example.org)"),
+        ));
+    }
+    let publisher = match (&args.server, &args.tsig_key, &args.hook) {
+        (Some(_), _, Some(_)) => {
+            return Err(Error::config(
+                "acme-dns-hook",
+                "use either --acme-dns-server (RFC 2136) or --acme-dns-hook, not both",
+            ))
+        }
+        (Some(server), Some(key), None) => Publisher::Rfc2136 {
+            server: server.clone(),
+            key: TsigKey::load(key).map_err(|e| Error::config("acme-dns-tsig-key", e))?,
+        },
+        (Some(_), None, None) => {
+            return Err(Error::config(
+                "acme-dns-tsig-key",
+                "--acme-dns-server needs --acme-dns-tsig-key (a BIND key file from tsig-keygen)",
+            ))
+        }
+        (None, Some(_), _) => {
+            return Err(Error::config(
+                "acme-dns-server",
+                "--acme-dns-tsig-key needs --acme-dns-server",
+            ))
+        }
+        (None, None, Some(hook)) => {
+            use std::os::unix::fs::PermissionsExt;
+            let meta = std::fs::metadata(hook).map_err(|e| {
+                Error::config("acme-dns-hook", format!("{}: {e}", hook.display()))
+            })?;
+            if !meta.is_file() || meta.permissions().mode() & 0o111 == 0 {
+                return Err(Error::config(
+                    "acme-dns-hook",
+                    format!("{} is not an executable file", hook.display()),
+                ));
+            }
+            Publisher::Hook(hook.clone())
+        }
+        (None, None, None) => {
+            return Err(Error::config(
+                "acme-challenge",
+                "dns-01 needs --acme-dns-server with --acme-dns-tsig-key (RFC 2136), or --acme-dns-hook",
+            ))
+        }
+    };
+    Ok(edgellm_tls::acme::Challenge::Dns01(Dns01Settings {
+        publisher,
+        resolvers: args.resolvers.to_vec(),
+        propagation_limit: std::time::Duration::from_secs(args.wait_seconds.max(1)),
+    }))
 }

@@ -33,7 +33,20 @@ pub fn provision(config: &ServeConfig) -> Result<Certificates, Error> {
         TlsSource::Acme(settings) => {
             // Served until the first ACME certificate arrives.
             let store = lan_store(config)?;
-            let resolver = edgellm_tls::acme::spawn(settings.clone(), Arc::clone(&store))?;
+            if let edgellm_tls::acme::Challenge::Dns01(dns) = &settings.challenge {
+                let status = edgellm_tls::acme::dns01::spawn(
+                    (**settings).clone(),
+                    dns.clone(),
+                    Arc::clone(&store),
+                )?;
+                return Ok(Certificates {
+                    resolver: Arc::clone(&store) as Arc<dyn ResolvesServerCert>,
+                    store,
+                    acme: false,
+                    acme_status: Some(status),
+                });
+            }
+            let resolver = edgellm_tls::acme::spawn((**settings).clone(), Arc::clone(&store))?;
             Ok(Certificates {
                 store,
                 acme_status: Some(Arc::clone(&resolver.status)),

@@ -6,6 +6,7 @@
 //! other.
 #![allow(dead_code)]
 
+pub mod acme;
 pub mod raw;
 
 use std::io::Read;

@@ -1,5 +1,5 @@
-//! Certificates from an ACME CA (Let's Encrypt, step-ca, Pebble) by TLS-ALPN-01 on the
-//! HTTPS port, through `rustls-acme`.
+//! Certificates from an ACME CA (Let's Encrypt, step-ca, Pebble): by TLS-ALPN-01 on the
+//! HTTPS port through `rustls-acme` (the default), or by DNS-01 ([`dns01`]).
 //!
 //! The LAN certificate stays in service until the first ACME certificate exists; then the
 //! [`CertStore`] swaps to it without a restart, and again at every renewal (rustls-acme
@@ -7,8 +7,10 @@
 //! answered by rustls-acme's resolver; every other handshake gets the store's certificate.
 //!
 //! - [`cache`]: account and certificates under `<state-dir>/acme` (0700, files 0600).
+//! - [`dns01`]: the DNS-01 challenge (RFC 2136 with TSIG, or a hook), via `instant-acme`.
 
 pub mod cache;
+pub mod dns01;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -43,6 +45,17 @@ pub struct AcmeSettings {
     /// (18 h), so a device that boots offline could wait most of a day after the network
     /// returns; we restart its state machine with our own capped doubling instead.
     pub retry_max: Duration,
+    /// How the CA checks that we control the names.
+    pub challenge: Challenge,
+}
+
+/// The ACME challenge type.
+#[derive(Debug, Clone)]
+pub enum Challenge {
+    /// TLS-ALPN-01 on the HTTPS port (needs it reachable from the internet).
+    TlsAlpn01,
+    /// DNS-01: a TXT record, no inbound port.
+    Dns01(dns01::Dns01Settings),
 }
 
 /// Serves challenge certificates to validation handshakes, the store's certificate otherwise.
