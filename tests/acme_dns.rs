@@ -410,3 +410,179 @@ fn a_bad_tsig_key_or_a_failing_hook_keeps_the_lan_certificate_and_retries_at_the
         "DuckDNS answered KO",
     );
 }
+
+/// A plain-HTTP stand-in for a DNS provider's API on 127.0.0.1: records each request as
+/// "METHOD PATH BODY" and answers with `reply(method, path)`.
+fn provider_api(
+    reply: fn(&str, &str) -> String,
+) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = std::sync::Arc::clone(&seen);
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            stream
+                .set_read_timeout(Some(Duration::from_secs(5)))
+                .unwrap();
+            let mut reader = BufReader::new(stream);
+            let mut line = String::new();
+            if reader.read_line(&mut line).is_err() {
+                continue;
+            }
+            let mut parts = line.split_whitespace();
+            let (method, path) = (
+                parts.next().unwrap_or("").to_string(),
+                parts.next().unwrap_or("").to_string(),
+            );
+            let mut length = 0;
+            loop {
+                let mut header = String::new();
+                if reader.read_line(&mut header).unwrap_or(0) == 0 || header.trim().is_empty() {
+                    break;
+                }
+                if let Some(v) = header.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0; length];
+            let _ = reader.read_exact(&mut body);
+            log.lock().unwrap().push(format!(
+                "{method} {path} {}",
+                String::from_utf8_lossy(&body)
+            ));
+            let answer = reply(&method, &path);
+            let _ = write!(
+                reader.get_mut(),
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
+                answer.len()
+            );
+        }
+    });
+    (url, seen)
+}
+
+fn run_hook(hook: &str, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    Command::new(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("deploy/dns-hooks")
+            .join(hook),
+    )
+    .args(args)
+    .envs(env.iter().copied())
+    .output()
+    .unwrap()
+}
+
+#[test]
+fn the_example_hooks_speak_their_providers_apis() {
+    const VALUE: &str = "Yt3q0yQkz9X1AQqHc0m5C3bK2hP8S4uWv6xN7dE0fGs";
+    // DuckDNS: set and clear the TXT of the DuckDNS subdomain; a KO is a failure.
+    let (url, seen) = provider_api(|_, path| {
+        if path.contains("token=good") {
+            "OK".into()
+        } else {
+            "KO".into()
+        }
+    });
+    let duck = format!("{url}/update");
+    let record = "_acme-challenge.mybox.duckdns.org";
+    for action in ["set", "unset"] {
+        let out = run_hook(
+            "duckdns",
+            &[action, record, VALUE],
+            &[("DUCKDNS_TOKEN", "good"), ("DUCKDNS_URL", &duck)],
+        );
+        assert!(out.status.success(), "{out:?}");
+    }
+    let out = run_hook(
+        "duckdns",
+        &["set", record, VALUE],
+        &[("DUCKDNS_TOKEN", "bad"), ("DUCKDNS_URL", &duck)],
+    );
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("DuckDNS answered 'KO'"),
+        "{out:?}"
+    );
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(
+        seen[..2],
+        [
+            format!("GET /update?domains=mybox&token=good&txt={VALUE} "),
+            "GET /update?domains=mybox&token=good&txt=removed&clear=true ".to_string()
+        ]
+    );
+    let out = run_hook(
+        "duckdns",
+        &["set", record, VALUE],
+        &[("DUCKDNS_URL", &duck)],
+    );
+    assert!(
+        !out.status.success() && String::from_utf8_lossy(&out.stderr).contains("DUCKDNS_TOKEN")
+    );
+
+    // Cloudflare: find the zone by walking up the name, add the record, and on unset delete
+    // only the record holding our value.
+    let (api, seen) = provider_api(|method, path| {
+        let zone = "0123456789abcdef0123456789abcdef";
+        let ours = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+        let other = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+        match (method, path) {
+            ("GET", p) if p.starts_with("/zones?name=home.example.org") => {
+                format!(
+                    r#"{{"result":[{{"id":"{zone}","name":"home.example.org","account":{{"id":"ffffffffffffffffffffffffffffffff"}}}}]}}"#
+                )
+            }
+            ("GET", p) if p.starts_with("/zones?") => r#"{"result":[]}"#.into(),
+            ("GET", p) if p.contains("/dns_records?") => {
+                format!(
+                    r#"{{"result":[{{"id":"{other}","zone_id":"{zone}"}},{{"id":"{ours}","zone_id":"{zone}"}}]}}"#
+                )
+            }
+            ("GET", p) if p.ends_with(ours) => {
+                format!(r#"{{"result":{{"content":"\"{VALUE}\""}}}}"#)
+            }
+            ("GET", _) => r#"{"result":{"content":"\"another-value\""}}"#.into(),
+            _ => r#"{"success":true}"#.into(),
+        }
+    });
+    let record = "_acme-challenge.llm.home.example.org";
+    for action in ["set", "unset"] {
+        let out = run_hook(
+            "cloudflare",
+            &[action, record, VALUE],
+            &[("CF_API_TOKEN", "t"), ("CF_API_URL", &api)],
+        );
+        assert!(out.status.success(), "{out:?}");
+    }
+    let seen = seen.lock().unwrap().clone();
+    let zone = "0123456789abcdef0123456789abcdef";
+    assert_eq!(seen[0], "GET /zones?name=llm.home.example.org ");
+    assert_eq!(seen[1], "GET /zones?name=home.example.org ");
+    assert!(
+        seen[2].starts_with(&format!("POST /zones/{zone}/dns_records ")),
+        "{seen:?}"
+    );
+    let created: serde_json::Value = serde_json::from_str(
+        seen[2]
+            .split_once(' ')
+            .unwrap()
+            .1
+            .split_once(' ')
+            .unwrap()
+            .1,
+    )
+    .unwrap();
+    assert_eq!(created["name"], record);
+    assert_eq!(created["content"], format!("\"{VALUE}\""));
+    let deletes: Vec<&String> = seen.iter().filter(|s| s.starts_with("DELETE")).collect();
+    assert_eq!(
+        deletes,
+        [&format!(
+            "DELETE /zones/{zone}/dns_records/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa "
+        )],
+        "{seen:?}"
+    );
+}
