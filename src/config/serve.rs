@@ -126,6 +126,10 @@ pub struct ServeArgs {
     #[arg(long, env = "EDGELLM_REDIRECT_LISTEN", value_name = "ADDR:PORT")]
     pub redirect_listen: Option<SocketAddr>,
 
+    /// Advertise the service on the LAN by mDNS/DNS-SD (_https._tcp and _ollama._tcp).
+    #[arg(long, env = "EDGELLM_MDNS")]
+    pub mdns: bool,
+
     /// Extra DNS name or IP address for the LAN certificate (repeatable).
     #[arg(
         long = "tls-name",
@@ -326,6 +330,8 @@ pub struct ServeConfig {
     pub engine: EngineConfig,
     pub api: ApiLimits,
     pub tls_names: Vec<String>,
+    /// Advertise over mDNS/DNS-SD.
+    pub mdns: bool,
     /// LAN leaf: re-check interval and lifetime.
     pub lan_recheck: Duration,
     pub lan_leaf_lifetime: Duration,
@@ -525,6 +531,7 @@ impl ServeConfig {
             },
             state_dir,
             tls_names: args.tls_names,
+            mdns: args.mdns,
             lan_recheck: Duration::from_secs(args.lan_recheck.max(1)),
             status_interval: Duration::from_secs(args.status_interval.clamp(1, 3600)),
             lan_leaf_lifetime: match args.lan_leaf_lifetime {

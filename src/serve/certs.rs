@@ -17,22 +17,25 @@ pub struct Certificates {
     pub acme: bool,
     /// ACME outcomes, in acme mode.
     pub acme_status: Option<Arc<edgellm_tls::acme::AcmeStatus>>,
+    /// The LAN CA's SHA-256 fingerprint, in lan mode.
+    pub lan_ca: Option<String>,
 }
 
 pub fn provision(config: &ServeConfig) -> Result<Certificates, Error> {
     match &config.tls {
         TlsSource::Lan => {
-            let store = lan_store(config)?;
+            let (store, fingerprint) = lan_store(config)?;
             Ok(Certificates {
                 resolver: Arc::clone(&store) as Arc<dyn ResolvesServerCert>,
                 store,
                 acme: false,
                 acme_status: None,
+                lan_ca: Some(fingerprint),
             })
         }
         TlsSource::Acme(settings) => {
             // Served until the first ACME certificate arrives.
-            let store = lan_store(config)?;
+            let (store, _) = lan_store(config)?;
             if let edgellm_tls::acme::Challenge::Dns01(dns) = &settings.challenge {
                 let status = edgellm_tls::acme::dns01::spawn(
                     (**settings).clone(),
@@ -44,6 +47,7 @@ pub fn provision(config: &ServeConfig) -> Result<Certificates, Error> {
                     store,
                     acme: false,
                     acme_status: Some(status),
+                    lan_ca: None,
                 });
             }
             let resolver = edgellm_tls::acme::spawn((**settings).clone(), Arc::clone(&store))?;
@@ -52,6 +56,7 @@ pub fn provision(config: &ServeConfig) -> Result<Certificates, Error> {
                 acme_status: Some(Arc::clone(&resolver.status)),
                 resolver,
                 acme: true,
+                lan_ca: None,
             })
         }
         TlsSource::Files(files) => {
@@ -64,20 +69,23 @@ pub fn provision(config: &ServeConfig) -> Result<Certificates, Error> {
                 store,
                 acme: false,
                 acme_status: None,
+                lan_ca: None,
             })
         }
     }
 }
 
-fn lan_store(config: &ServeConfig) -> Result<Arc<CertStore>, Error> {
+/// The LAN certificate's store and its CA's fingerprint.
+fn lan_store(config: &ServeConfig) -> Result<(Arc<CertStore>, String), Error> {
     let ca = LanCa::load_or_create_for(&LanCa::dir_in(&config.state_dir), &config.tls_names)?
         .with_leaf_lifetime(config.lan_leaf_lifetime);
     let identity = Identity::of_this_machine(&config.tls_names);
     let leaf = ca.leaf(&identity)?;
+    let fingerprint = ca.fingerprint()?;
     tracing::info!(
         names = ?identity.dns,
         addresses = ?identity.ips,
-        ca_fingerprint = %ca.fingerprint()?,
+        ca_fingerprint = %fingerprint,
         name_constrained = ca.scope()?.is_some(),
         "LAN certificate ready (install the CA on clients with `edgellm ca show`)"
     );
@@ -88,7 +96,7 @@ fn lan_store(config: &ServeConfig) -> Result<Arc<CertStore>, Error> {
         config.lan_recheck,
         Arc::clone(&store),
     );
-    Ok(store)
+    Ok((store, fingerprint))
 }
 
 /// Re-check the LAN leaf while serving: a new one goes into service, without a restart,

@@ -5,12 +5,14 @@
 //! - [`listener`]: the accept loop of both listeners (deadlines, idle and stall timeouts,
 //!   connection and stream caps, HTTP/1.1 + h2).
 //! - [`keys`]: the API key generated on first start when listening beyond loopback.
+//! - [`mdns`]: `--mdns` service discovery (DNS-SD over mDNS).
 //! - [`signals`]: shutdown on SIGTERM or SIGINT (a second one exits at once); SIGHUP.
 //! - [`systemd`]: readiness, status, watchdog and stopping notifications.
 
 mod certs;
 pub mod keys;
 mod listener;
+mod mdns;
 mod redirect;
 mod signals;
 mod status;
@@ -49,10 +51,17 @@ pub fn run(config: ServeConfig) -> Result<(), Error> {
     runtime.block_on(serve(config))
 }
 
-async fn serve(config: ServeConfig) -> Result<(), Error> {
+async fn serve(mut config: ServeConfig) -> Result<(), Error> {
+    if config.mdns {
+        // The name the advertised service points at is in the LAN certificate.
+        config
+            .tls_names
+            .push(format!("{}.local", mdns::host_label()));
+    }
     systemd::status("provisioning certificates");
     let certs = certs::provision(&config)?;
     let store = Arc::clone(&certs.store);
+    let certs_lan_ca = certs.lan_ca.clone();
     systemd::status("loading the model");
     let engine = EngineHandle::spawn(config.engine.clone())?;
     let listener = tokio::net::TcpListener::bind(config.listen)
@@ -127,10 +136,16 @@ async fn serve(config: ServeConfig) -> Result<(), Error> {
             std::future::pending(),
         ));
     }
+    let advertiser = Arc::new(mdns::Advertiser::default());
     let shutdown = {
         let (engine, flags, drain) = (engine.clone(), Arc::clone(&flags), config.drain_timeout);
+        let advertiser = Arc::clone(&advertiser);
         async move {
             signals::shutdown().await;
+            // Withdraw from discovery first: nobody should find a server that is leaving.
+            tokio::task::spawn_blocking(move || advertiser.withdraw())
+                .await
+                .ok();
             let deadline = tokio::time::Instant::now() + drain;
             flags.start_draining();
             systemd::stopping();
@@ -156,6 +171,15 @@ async fn serve(config: ServeConfig) -> Result<(), Error> {
             tracing::info!(model = %info.id, n_ctx = info.n_ctx_per_request, "ready");
             systemd::ready();
             systemd::spawn_watchdog(engine.clone());
+            if config.mdns {
+                let advert = mdns::Advert {
+                    listen: addr,
+                    model: info.id.clone(),
+                    ca_fingerprint: certs_lan_ca.clone(),
+                };
+                let advertiser = Arc::clone(&advertiser);
+                tokio::task::spawn_blocking(move || advertiser.start(&advert));
+            }
             server.await;
         }
         () = &mut server => {}

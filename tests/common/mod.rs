@@ -176,7 +176,14 @@ impl Server {
         args.extend(extra.iter().map(|s| s.to_string()));
         // `WATCHDOG_PID=self` becomes the daemon's own PID, as systemd sets it: a shell
         // exports its PID and execs the daemon in its place.
-        let mut command = if env.iter().any(|&(k, v)| k == "WATCHDOG_PID" && v == "self") {
+        // `NETNS=<name>` runs the daemon inside that network namespace (`ip netns exec`
+        // execs it, so the PID is the daemon's).
+        let netns = env.iter().find(|&&(k, _)| k == "NETNS").map(|&(_, v)| v);
+        let mut command = if let Some(ns) = netns {
+            let mut c = Command::new("ip");
+            c.args(["netns", "exec", ns, binary()]);
+            c
+        } else if env.iter().any(|&(k, v)| k == "WATCHDOG_PID" && v == "self") {
             let mut c = Command::new("sh");
             c.args([
                 "-c",
@@ -190,7 +197,7 @@ impl Server {
         let env: Vec<(&str, &str)> = env
             .iter()
             .copied()
-            .filter(|&(k, _)| k != "WATCHDOG_PID")
+            .filter(|&(k, _)| k != "WATCHDOG_PID" && k != "NETNS")
             .collect();
         let child = command
             .args(&args)

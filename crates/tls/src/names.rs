@@ -55,7 +55,8 @@ impl Identity {
     }
 }
 
-fn hostname() -> Option<String> {
+/// The kernel host name, lower-cased (none when empty or "localhost").
+pub fn hostname() -> Option<String> {
     let name = std::fs::read_to_string("/proc/sys/kernel/hostname").ok()?;
     let name = name.trim().to_ascii_lowercase();
     (!name.is_empty() && name != "localhost").then_some(name)
