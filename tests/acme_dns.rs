@@ -178,7 +178,12 @@ fn now() -> i64 {
 }
 
 /// Issuance, then a renewal two thirds into Pebble's 30 s validity, while serving.
-fn issues_and_renews(server: &Server, addr: SocketAddr, root: &[u8], record_at: SocketAddr) {
+fn issues_and_renews(
+    server: &Server,
+    addr: SocketAddr,
+    root: &[u8],
+    record_at: SocketAddr,
+) -> Vec<u8> {
     let first = wait_for_cert(addr, root, Duration::from_secs(60), None);
     assert!(
         not_after(&first) - now() <= 35,
@@ -192,6 +197,7 @@ fn issues_and_renews(server: &Server, addr: SocketAddr, root: &[u8], record_at: 
     assert!(log.contains("challenge record visible"), "{log}");
     assert!(log.contains("certificate issued by DNS-01"), "{log}");
     assert!(!log.contains("certificate order failed"), "{log}");
+    renewed
 }
 
 #[test]
@@ -301,7 +307,7 @@ fn a_hook_publishes_the_record_which_is_checked_removed_and_renewed() {
             ("HOOK_LOG", &hook_log.display().to_string()),
         ],
     );
-    issues_and_renews(&server, addr, &root, challtestsrv);
+    let renewed = issues_and_renews(&server, addr, &root, challtestsrv);
     // Two orders: set then unset with the same value, each time.
     let calls = std::fs::read_to_string(&hook_log).unwrap();
     let calls: Vec<Vec<&str>> = calls.lines().map(|l| l.split(' ').collect()).collect();
@@ -319,6 +325,27 @@ fn a_hook_publishes_the_record_which_is_checked_removed_and_renewed() {
     assert_ne!(calls[0][2], calls[2][2], "a renewal gets a new challenge");
     // The hook's output reaches the daemon's log.
     assert!(server.log().contains("done"), "{}", server.log());
+
+    // A restart serves the cached certificate at once, without a new order.
+    let env = [
+        (
+            "CHALLTESTSRV",
+            format!("http://127.0.0.1:{}", pebble.chall_mgmt),
+        ),
+        ("HOOK_LOG", hook_log.display().to_string()),
+    ];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let server = Server::spawn_in(server.stop_keep_state(), &args, &env);
+    let again = wait_for_cert(addr, &root, Duration::from_secs(20), None);
+    assert_eq!(
+        again, renewed,
+        "a restart should serve the cached certificate"
+    );
+    assert!(
+        !server.log().contains("challenge record published"),
+        "a restart ordered a new certificate:\n{}",
+        server.log()
+    );
 }
 
 /// The LAN certificate serves, the failure is logged, counted and shown in /readyz, and
