@@ -215,13 +215,70 @@ fn mdns_advertises_on_the_lan_and_withdraws_on_sigterm() {
         .unwrap()
         .trim_end_matches('.')
         .to_string();
+    assert!(!host.ends_with("-edgellm.local"), "{https}");
+    reach(&ns.client, &server, &host);
+
+    // SIGTERM: both services say goodbye and leave the browser's view.
+    let code = server.terminate();
+    assert_eq!(code, Some(0), "{}", server.log());
+    let gone = browser.until(Duration::from_secs(15), &mut events, |e| {
+        has(e, "removed", "_https._tcp.local.") && has(e, "removed", "_ollama._tcp.local.")
+    });
+    assert!(
+        gone,
+        "still advertised after SIGTERM: {events:?}\n{}",
+        server.log()
+    );
+    assert!(
+        server.log().contains("mDNS advertisement withdrawn"),
+        "{}",
+        server.log()
+    );
+
+    // Where avahi-daemon runs (its socket exists), the service points at a host name of its
+    // own, which the LAN certificate covers.
+    let avahi = server.state.path().join("avahi-socket");
+    std::fs::write(&avahi, "").unwrap();
+    let avahi = avahi.display().to_string();
+    let mut server = Server::spawn_env(
+        &[
+            "--listen",
+            "0.0.0.0:8443",
+            "--mdns",
+            "--mdns-avahi-socket",
+            &avahi,
+            "--parallel",
+            "1",
+            "--ctx-size",
+            "512",
+        ],
+        &[("NETNS", &ns.server)],
+    );
+    server.wait_for_log("advertising over mDNS", Duration::from_secs(120));
+    let mut events = Vec::new();
+    let found = browser.until(Duration::from_secs(30), &mut events, |e| {
+        has(e, "added", "_https._tcp.local.")
+    });
+    assert!(found, "not found again: {events:?}\n{}", server.log());
+    let https = events.iter().find(|e| e["event"] == "added").unwrap();
+    let host = https["server"]
+        .as_str()
+        .unwrap()
+        .trim_end_matches('.')
+        .to_string();
+    assert!(host.ends_with("-edgellm.local"), "{https}");
+    reach(&ns.client, &server, &host);
+}
+
+/// `https://<host>:8443/healthz` from the client namespace, trusting only the LAN CA.
+fn reach(client_ns: &str, server: &Server, host: &str) {
     let ca = server.state.path().join("ca-for-client.pem");
     std::fs::write(&ca, server.ca_pem()).unwrap();
     let out = Command::new("ip")
         .args([
             "netns",
             "exec",
-            &ns.client,
+            client_ns,
             "curl",
             "-sS",
             "--max-time",
@@ -240,22 +297,5 @@ fn mdns_advertises_on_the_lan_and_withdraws_on_sigterm() {
         out.status.success(),
         "https://{host}:8443/healthz: {}",
         String::from_utf8_lossy(&out.stderr)
-    );
-
-    // SIGTERM: both services say goodbye and leave the browser's view.
-    let code = server.terminate();
-    assert_eq!(code, Some(0), "{}", server.log());
-    let gone = browser.until(Duration::from_secs(15), &mut events, |e| {
-        has(e, "removed", "_https._tcp.local.") && has(e, "removed", "_ollama._tcp.local.")
-    });
-    assert!(
-        gone,
-        "still advertised after SIGTERM: {events:?}\n{}",
-        server.log()
-    );
-    assert!(
-        server.log().contains("mDNS advertisement withdrawn"),
-        "{}",
-        server.log()
     );
 }

@@ -130,6 +130,17 @@ pub struct ServeArgs {
     #[arg(long, env = "EDGELLM_MDNS")]
     pub mdns: bool,
 
+    /// avahi-daemon's socket: while it exists, avahi owns `<hostname>.local` and --mdns
+    /// points its service at `<hostname>-edgellm.local`.
+    #[arg(
+        long,
+        env = "EDGELLM_MDNS_AVAHI_SOCKET",
+        value_name = "PATH",
+        default_value = "/run/avahi-daemon/socket",
+        hide = true
+    )]
+    pub mdns_avahi_socket: PathBuf,
+
     /// Extra DNS name or IP address for the LAN certificate (repeatable).
     #[arg(
         long = "tls-name",
@@ -332,6 +343,8 @@ pub struct ServeConfig {
     pub tls_names: Vec<String>,
     /// Advertise over mDNS/DNS-SD.
     pub mdns: bool,
+    /// Where avahi-daemon's socket would be.
+    pub mdns_avahi_socket: PathBuf,
     /// LAN leaf: re-check interval and lifetime.
     pub lan_recheck: Duration,
     pub lan_leaf_lifetime: Duration,
@@ -532,6 +545,7 @@ impl ServeConfig {
             state_dir,
             tls_names: args.tls_names,
             mdns: args.mdns,
+            mdns_avahi_socket: args.mdns_avahi_socket,
             lan_recheck: Duration::from_secs(args.lan_recheck.max(1)),
             status_interval: Duration::from_secs(args.status_interval.clamp(1, 3600)),
             lan_leaf_lifetime: match args.lan_leaf_lifetime {

@@ -15,9 +15,6 @@ use std::time::Duration;
 
 use mdns_sd::{IfKind, IfPredicate, ServiceDaemon, ServiceInfo};
 
-/// avahi-daemon's control socket: present while it runs.
-const AVAHI_SOCKET: &str = "/run/avahi-daemon/socket";
-
 /// What to advertise.
 #[derive(Debug, Clone)]
 pub struct Advert {
@@ -25,10 +22,13 @@ pub struct Advert {
     pub model: String,
     /// SHA-256 of the LAN CA (the `--tls lan` certificate's issuer).
     pub ca_fingerprint: Option<String>,
+    /// The host label the service points at ([`host_label`]).
+    pub host: String,
 }
 
-/// The host label the service points at (see the module docs).
-pub fn host_label() -> String {
+/// The host label the service points at (see the module docs); `avahi_socket` exists
+/// while avahi-daemon runs.
+pub fn host_label(avahi_socket: &std::path::Path) -> String {
     let host = edgellm_tls::names::hostname().unwrap_or_else(|| "edgellm".into());
     let host: String = host
         .chars()
@@ -40,7 +40,7 @@ pub fn host_label() -> String {
             }
         })
         .collect();
-    if std::path::Path::new(AVAHI_SOCKET).exists() {
+    if avahi_socket.exists() {
         format!("{host}-edgellm")
     } else {
         host
@@ -72,7 +72,7 @@ impl Advertiser {
         }
         match start(advert) {
             Ok((daemon, names)) => {
-                tracing::info!(services = ?names, host = %format!("{}.local", host_label()), port = advert.listen.port(), "advertising over mDNS");
+                tracing::info!(services = ?names, host = %format!("{}.local", advert.host), port = advert.listen.port(), "advertising over mDNS");
                 *self.running.lock().unwrap_or_else(|e| e.into_inner()) = Some((daemon, names));
             }
             Err(e) => tracing::error!(error = %e, "--mdns: cannot advertise"),
@@ -112,11 +112,10 @@ fn start(advert: &Advert) -> Result<(ServiceDaemon, Vec<String>), mdns_sd::Error
     } else {
         daemon.enable_interface(IfKind::Addr(listen_ip))?;
     }
-    let label = host_label();
-    let host = format!("{label}.local.");
+    let host = format!("{}.local.", advert.host);
     let instance = format!(
         "edgellm on {}",
-        edgellm_tls::names::hostname().unwrap_or(label)
+        edgellm_tls::names::hostname().unwrap_or_else(|| advert.host.clone())
     );
     let port = advert.listen.port();
     let mut https = vec![

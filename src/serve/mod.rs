@@ -52,11 +52,10 @@ pub fn run(config: ServeConfig) -> Result<(), Error> {
 }
 
 async fn serve(mut config: ServeConfig) -> Result<(), Error> {
+    let mdns_host = mdns::host_label(&config.mdns_avahi_socket);
     if config.mdns {
         // The name the advertised service points at is in the LAN certificate.
-        config
-            .tls_names
-            .push(format!("{}.local", mdns::host_label()));
+        config.tls_names.push(format!("{mdns_host}.local"));
     }
     systemd::status("provisioning certificates");
     let certs = certs::provision(&config)?;
@@ -176,6 +175,7 @@ async fn serve(mut config: ServeConfig) -> Result<(), Error> {
                     listen: addr,
                     model: info.id.clone(),
                     ca_fingerprint: certs_lan_ca.clone(),
+                    host: mdns_host.clone(),
                 };
                 let advertiser = Arc::clone(&advertiser);
                 tokio::task::spawn_blocking(move || advertiser.start(&advert));
