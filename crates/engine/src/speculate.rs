@@ -111,7 +111,6 @@ impl Acceptance {
     }
 
     /// Whether a shadow draft is being checked.
-    #[cfg(test)]
     pub(crate) fn shadowing(&self) -> bool {
         !self.shadow.is_empty()
     }

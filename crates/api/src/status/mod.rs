@@ -100,6 +100,7 @@ fn document(state: &AppState, reading: &edgellm_observe::history::Reading) -> Va
         .map(|s| s.history.snapshot())
         .unwrap_or_default();
     let latest_rate = samples.last().map_or(0.0, |s| s.tokens_per_second);
+    let not_ready = crate::health::not_ready(state);
     json!({
         "version": env!("CARGO_PKG_VERSION"),
         "node": &*state.node,
@@ -108,8 +109,8 @@ fn document(state: &AppState, reading: &edgellm_observe::history::Reading) -> Va
             "n_ctx_per_request": m.n_ctx_per_request,
             "embedding_dims": m.embedding_dims,
         })),
-        "ready": crate::health::not_ready(state).is_none(),
-        "not_ready_reason": crate::health::not_ready(state),
+        "ready": not_ready.is_none(),
+        "not_ready_reason": not_ready,
         "cpu": state.status.as_ref().map_or(Value::Null, |s| s.cpu.clone()),
         "uptime_seconds": state.status.as_ref().map_or(0, |s| s.started.elapsed().as_secs()),
         "certificate": state.status.as_ref().map_or(Value::Null, |s| (s.certificate)()),

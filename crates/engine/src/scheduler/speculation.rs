@@ -131,7 +131,9 @@ impl Drafting {
         let Some(spec) = active.spec.as_mut() else {
             return Vec::new();
         };
-        if limit == 0 {
+        // Beside other streams nothing is drafted, and a shadow draft being scored would be
+        // kept over a new one: the lookup would be thrown away.
+        if limit == 0 || (!self.alone && spec.shadowing()) {
             return Vec::new();
         }
         let mut history = Vec::with_capacity(slot.cached.len() + 1);
