@@ -17,7 +17,8 @@ pub fn main(options: GenerateOptions, engine: EngineConfig) -> Result<(), Error>
         .map_err(Error::Runtime)?;
     rt.block_on(async {
         let handle = EngineHandle::spawn(engine)?;
-        handle.wait_loaded().await.map_err(Error::ModelLoad)?;
+        let info = handle.wait_loaded().await.map_err(Error::ModelLoad)?;
+        eprintln!("edgellm: {}", info.cpu.summary());
         let prompt = if options.raw {
             Prompt::Text(options.prompt)
         } else {

@@ -190,6 +190,26 @@ fn text_completions_and_models() {
     assert_eq!(models["object"], "list");
     assert_eq!(models["data"][0]["id"], "qwen-test");
     assert_eq!(models["data"][0]["meta"]["architecture"], "qwen2");
+    // Which CPU kernels run the model, and what the CPU offers.
+    let meta = &models["data"][0]["meta"];
+    assert!(
+        meta["cpu_backend"]
+            .as_str()
+            .unwrap()
+            .starts_with("llama.cpp CPU"),
+        "{meta}"
+    );
+    assert!(meta["cpu_features"].is_array(), "{meta}");
+    #[cfg(target_arch = "x86_64")]
+    assert_eq!(
+        meta["cpu_features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f == "avx2"),
+        std::arch::is_x86_feature_detected!("avx2"),
+        "{meta}"
+    );
 
     let body = json!({ "prompt": "def fibonacci(n):", "max_tokens": 16, "temperature": 0 });
     let (status, a) = post(&server, "/v1/completions", &body);

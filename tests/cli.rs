@@ -189,6 +189,17 @@ fn bench_reports_figures_as_json() {
         .collect();
     assert_eq!(streams, vec![1, 2, 4]);
     assert!(report["generated_tokens"].as_u64().unwrap() == 16);
+    // Which CPU kernels ran: the build's backend, the architecture, the detected features.
+    let cpu = &report["cpu_backend"];
+    assert!(
+        cpu["backend"]
+            .as_str()
+            .unwrap()
+            .starts_with("llama.cpp CPU"),
+        "{cpu}"
+    );
+    assert_eq!(cpu["arch"], std::env::consts::ARCH);
+    assert!(cpu["features"].is_array(), "{cpu}");
 }
 
 #[test]
@@ -251,6 +262,11 @@ fn generate_prints_a_repeatable_greedy_answer() {
             out.status.success(),
             "{}",
             String::from_utf8_lossy(&out.stderr)
+        );
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.lines().any(|l| l.starts_with("edgellm: llama.cpp CPU")),
+            "generate names its CPU backend on stderr: {err}"
         );
         String::from_utf8(out.stdout).unwrap()
     };

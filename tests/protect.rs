@@ -284,6 +284,19 @@ fn readiness_waits_for_the_model_and_metrics_pass_promtool_and_move() {
         assert!(metric(&after, name) >= 0.0, "{name}");
     }
     assert!(metric(&after, "edgellm_certificate_expiry_seconds") > 300.0 * 86400.0);
+    // The CPU backend as an info metric: value 1, the kernels in the labels.
+    let info = after
+        .lines()
+        .find(|l| l.starts_with("edgellm_cpu_backend_info{"))
+        .unwrap_or_else(|| panic!("no edgellm_cpu_backend_info:\n{after}"));
+    assert!(
+        info.contains("backend=\"llama.cpp CPU") && info.ends_with(" 1"),
+        "{info}"
+    );
+    assert!(
+        info.contains(&format!("arch=\"{}\"", std::env::consts::ARCH)),
+        "{info}"
+    );
 
     let path = server.state.path().join("metrics.txt");
     std::fs::write(&path, &after).unwrap();

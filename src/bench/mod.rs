@@ -164,7 +164,7 @@ pub fn main(args: BenchOptions, engine_config: EngineConfig) -> Result<(), Error
 async fn bench(args: BenchOptions, cfg: EngineConfig) -> Result<(), Error> {
     let t0 = Instant::now();
     let engine = EngineHandle::spawn(cfg.clone())?;
-    engine.wait_loaded().await.map_err(Error::ModelLoad)?;
+    let info = engine.wait_loaded().await.map_err(Error::ModelLoad)?;
     let load_s = t0.elapsed().as_secs_f64();
     let progress = |what: &str| {
         if !args.json {
@@ -238,6 +238,7 @@ async fn bench(args: BenchOptions, cfg: EngineConfig) -> Result<(), Error> {
 
     let report = json!({
         "model": cfg.model_id,
+        "cpu_backend": info.cpu,
         "threads": cfg.threads,
         "parallel": cfg.parallel,
         "ctx_size": cfg.ctx_size,
@@ -271,6 +272,7 @@ async fn bench(args: BenchOptions, cfg: EngineConfig) -> Result<(), Error> {
         cfg.ctx_size,
         if spec_on { "lookup" } else { "off" }
     );
+    println!("  cpu backend              {}", info.cpu.summary());
     println!("  model load               {:>8.2} s", load_s);
     println!(
         "  prompt processing        {:>8.1} tok/s  ({} tokens)",

@@ -26,7 +26,7 @@ use edgellm_backend::Backend;
 use edgellm_engine::EngineHandle;
 use edgellm_observe::engine::EngineCollector;
 use edgellm_observe::system::SystemCollector;
-use edgellm_observe::{FnGauge, Metrics, ThermalGuard};
+use edgellm_observe::{FnGauge, FnInfo, Metrics, ThermalGuard};
 use edgellm_tls::CertStore;
 
 use crate::config::ServeConfig;
@@ -167,7 +167,7 @@ async fn serve(mut config: ServeConfig) -> Result<(), Error> {
     tokio::select! {
         loaded = engine.wait_loaded() => {
             let info = loaded.map_err(Error::ModelLoad)?;
-            tracing::info!(model = %info.id, n_ctx = info.n_ctx_per_request, "ready");
+            tracing::info!(model = %info.id, n_ctx = info.n_ctx_per_request, cpu_backend = %info.cpu.summary(), "ready");
             systemd::ready();
             systemd::spawn_watchdog(engine.clone());
             if config.mdns {
@@ -241,6 +241,20 @@ fn metrics(
             move || status.deployed.load(Relaxed),
         )));
     }
+    let model = Arc::clone(backend);
+    metrics.register_collector(Box::new(FnInfo::new(
+        "cpu_backend_info",
+        "The llama.cpp CPU kernels running the model (value 1; the labels say which)",
+        move || {
+            let cpu = model.model()?.cpu;
+            Some(vec![
+                ("backend".into(), cpu.backend),
+                ("arch".into(), cpu.arch),
+                ("features".into(), cpu.features.join(",")),
+                ("cpu".into(), cpu.cpu),
+            ])
+        },
+    )));
     let store = Arc::clone(store);
     metrics.register_collector(Box::new(FnGauge::new(
         "certificate_expiry_seconds",

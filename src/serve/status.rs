@@ -58,44 +58,9 @@ fn certificate(source: &str, store: &CertStore, acme: Option<&AcmeStatus>) -> Va
     })
 }
 
-/// The CPU's SIMD extensions and the llama.cpp CPU backend this build carries.
+/// The CPU's SIMD extensions and the llama.cpp CPU backend this build carries, until the
+/// model's own report (with the CPU's name) is there.
 fn cpu() -> Value {
-    #[allow(unused_mut)]
-    let mut features: Vec<&str> = Vec::new();
-    #[cfg(target_arch = "x86_64")]
-    {
-        let found = [
-            ("sse4.2", std::arch::is_x86_feature_detected!("sse4.2")),
-            ("avx", std::arch::is_x86_feature_detected!("avx")),
-            ("avx2", std::arch::is_x86_feature_detected!("avx2")),
-            ("fma", std::arch::is_x86_feature_detected!("fma")),
-            ("f16c", std::arch::is_x86_feature_detected!("f16c")),
-            ("avx512f", std::arch::is_x86_feature_detected!("avx512f")),
-        ];
-        features.extend(found.iter().filter(|f| f.1).map(|f| f.0));
-    }
-    #[cfg(target_arch = "aarch64")]
-    {
-        let found = [
-            ("neon", std::arch::is_aarch64_feature_detected!("neon")),
-            (
-                "dotprod",
-                std::arch::is_aarch64_feature_detected!("dotprod"),
-            ),
-            ("fp16", std::arch::is_aarch64_feature_detected!("fp16")),
-            ("i8mm", std::arch::is_aarch64_feature_detected!("i8mm")),
-            ("sve", std::arch::is_aarch64_feature_detected!("sve")),
-        ];
-        features.extend(found.iter().filter(|f| f.1).map(|f| f.0));
-    }
-    // llama-cpp-sys-2 builds one CPU backend into the binary: AVX2/FMA on x86-64, plain
-    // armv8-a on aarch64 (run-time variants are not built yet).
-    let backend = if cfg!(target_arch = "aarch64") {
-        "llama.cpp CPU (built in, armv8-a)"
-    } else if cfg!(target_arch = "x86_64") {
-        "llama.cpp CPU (built in, x86-64 AVX2/FMA)"
-    } else {
-        "llama.cpp CPU (built in)"
-    };
-    json!({ "arch": std::env::consts::ARCH, "features": features, "backend": backend })
+    use edgellm_engine::cpu;
+    json!({ "arch": std::env::consts::ARCH, "features": cpu::features(), "backend": cpu::BUILT_IN, "cpu": "" })
 }

@@ -39,6 +39,7 @@ impl Backend for Fake {
             architecture: "fake".into(),
             quantization: "Q4_K_M".into(),
             modified_unix: 0,
+            cpu: Default::default(),
         })
     }
     fn submit(&self, request: GenerateRequest) -> Result<EventStream, BackendError> {

@@ -53,6 +53,31 @@ pub struct Embeddings {
 /// Where an embedding request's result arrives.
 pub type EmbedReceiver = tokio::sync::oneshot::Receiver<Result<Embeddings, BackendError>>;
 
+/// The CPU backend in use.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct CpuBackend {
+    /// `x86_64`, `aarch64`.
+    pub arch: String,
+    /// The llama.cpp CPU kernels in use.
+    pub backend: String,
+    /// SIMD extensions the CPU has.
+    pub features: Vec<String>,
+    /// The CPU as llama.cpp names it (empty before the backend starts).
+    pub cpu: String,
+}
+
+impl CpuBackend {
+    /// One line for logs and stderr.
+    pub fn summary(&self) -> String {
+        let mut s = format!("{} on {}", self.backend, self.arch);
+        if !self.cpu.is_empty() {
+            s.push_str(&format!(" ({})", self.cpu));
+        }
+        s.push_str(&format!("; CPU features: {}", self.features.join(" ")));
+        s
+    }
+}
+
 /// Facts about the loaded model that the API reports.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ModelInfo {
@@ -78,6 +103,8 @@ pub struct ModelInfo {
     pub quantization: String,
     /// Unix time the model file was last modified.
     pub modified_unix: u64,
+    /// The CPU kernels running the model.
+    pub cpu: CpuBackend,
 }
 
 /// Counters the engine keeps; read by metrics and tests.

@@ -18,6 +18,7 @@
 pub(crate) mod batch;
 pub mod config;
 mod constraint;
+pub mod cpu;
 pub mod decoder;
 pub mod embed;
 pub mod error;

@@ -160,6 +160,7 @@ pub(crate) fn model_info(
             .and_then(|t| t.parse().ok())
             .map_or_else(|| "unknown".into(), file_type_name),
         modified_unix,
+        cpu: crate::cpu::detect(),
     }
 }
 

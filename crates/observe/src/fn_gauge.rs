@@ -59,6 +59,48 @@ impl Collector for FnGauge {
     }
 }
 
+/// Label pairs, computed at scrape time.
+type Labels = Box<dyn Fn() -> Option<Vec<(String, String)>> + Send + Sync>;
+
+/// An info metric: the value 1 with labels computed at scrape time (`None` leaves it out),
+/// e.g. `edgellm_cpu_backend_info{backend="...",features="..."} 1`.
+pub struct FnInfo {
+    name: &'static str,
+    help: &'static str,
+    labels: Labels,
+}
+
+impl FnInfo {
+    pub fn new(
+        name: &'static str,
+        help: &'static str,
+        labels: impl Fn() -> Option<Vec<(String, String)>> + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            name,
+            help,
+            labels: Box::new(labels),
+        }
+    }
+}
+
+impl std::fmt::Debug for FnInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "FnInfo({})", self.name)
+    }
+}
+
+impl Collector for FnInfo {
+    fn encode(&self, mut enc: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        if let Some(labels) = (self.labels)() {
+            let g = ConstGauge::new(1i64);
+            let mut metric = enc.encode_descriptor(self.name, self.help, None, g.metric_type())?;
+            g.encode(metric.encode_family(&labels)?)?;
+        }
+        Ok(())
+    }
+}
+
 /// Encode one constant counter during a scrape.
 pub(crate) fn const_counter(
     enc: &mut DescriptorEncoder,

@@ -17,7 +17,7 @@ pub mod metrics;
 pub mod system;
 pub mod thermal;
 
-pub use fn_gauge::FnGauge;
+pub use fn_gauge::{FnGauge, FnInfo};
 pub use history::{Device, History, Sample};
 pub use metrics::Metrics;
 pub use thermal::{ThermalConfig, ThermalGuard};

@@ -24,6 +24,9 @@ fn model_json(m: &ModelInfo) -> Value {
             "size": m.size_bytes,
             "architecture": m.architecture,
             "quantization": m.quantization,
+            "cpu_backend": m.cpu.backend,
+            "cpu_features": m.cpu.features,
+            "cpu": m.cpu.cpu,
         },
     })
 }

@@ -111,7 +111,10 @@ fn document(state: &AppState, reading: &edgellm_observe::history::Reading) -> Va
         })),
         "ready": not_ready.is_none(),
         "not_ready_reason": not_ready,
-        "cpu": state.status.as_ref().map_or(Value::Null, |s| s.cpu.clone()),
+        "cpu": match &model {
+            Some(m) => json!(m.cpu),
+            None => state.status.as_ref().map_or(Value::Null, |s| s.cpu.clone()),
+        },
         "uptime_seconds": state.status.as_ref().map_or(0, |s| s.started.elapsed().as_secs()),
         "certificate": state.status.as_ref().map_or(Value::Null, |s| (s.certificate)()),
         "slots": { "busy": stats.slots_busy, "total": stats.slots_total },
