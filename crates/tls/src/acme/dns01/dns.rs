@@ -125,41 +125,26 @@ fn updated(response: Result<DnsResponse, ClientError>, what: &str) -> Result<(),
     }
 }
 
-/// Add `value` to the TXT records at `name` by an RFC 2136 update signed with `key`.
-pub async fn add_txt(
+/// Add `value` to (`add`), or remove it from, the TXT records at `name` by an RFC 2136
+/// update signed with `key`.
+pub async fn update_txt(
     server: SocketAddr,
     key: &TSigner,
     name: &str,
     value: &str,
+    add: bool,
 ) -> Result<(), String> {
     let zone = zone_of(server, name).await?;
     let record = txt_record(name, value)?;
-    let response = client(server, Some(key))
-        .await?
-        .append(record, zone, false)
-        .await;
+    let mut client = client(server, Some(key)).await?;
+    let (response, verb) = if add {
+        (client.append(record, zone, false).await, "adding")
+    } else {
+        (client.delete_by_rdata(record, zone).await, "removing")
+    };
     updated(
         response,
-        &format!("DNS update at {server} adding TXT {name}"),
-    )
-}
-
-/// Remove `value` from the TXT records at `name`.
-pub async fn remove_txt(
-    server: SocketAddr,
-    key: &TSigner,
-    name: &str,
-    value: &str,
-) -> Result<(), String> {
-    let zone = zone_of(server, name).await?;
-    let record = txt_record(name, value)?;
-    let response = client(server, Some(key))
-        .await?
-        .delete_by_rdata(record, zone)
-        .await;
-    updated(
-        response,
-        &format!("DNS update at {server} removing TXT {name}"),
+        &format!("DNS update at {server} {verb} TXT {name}"),
     )
 }
 

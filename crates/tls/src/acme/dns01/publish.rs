@@ -34,23 +34,26 @@ impl Publisher {
         Ok(dns::resolve(server).await?[0])
     }
 
+    /// Publish `value` at `name`.
     pub async fn set(&self, name: &str, value: &str) -> Result<(), String> {
-        match self {
-            Publisher::Rfc2136 { server, key } => {
-                let addr = Self::update_server(server).await?;
-                dns::add_txt(addr, &key.signer()?, name, value).await
-            }
-            Publisher::Hook(path) => run_hook(path, "set", name, value).await,
-        }
+        self.change(name, value, true).await
     }
 
+    /// Take `value` away from `name`.
     pub async fn unset(&self, name: &str, value: &str) -> Result<(), String> {
+        self.change(name, value, false).await
+    }
+
+    async fn change(&self, name: &str, value: &str, add: bool) -> Result<(), String> {
         match self {
             Publisher::Rfc2136 { server, key } => {
                 let addr = Self::update_server(server).await?;
-                dns::remove_txt(addr, &key.signer()?, name, value).await
+                dns::update_txt(addr, &key.signer()?, name, value, add).await
             }
-            Publisher::Hook(path) => run_hook(path, "unset", name, value).await,
+            Publisher::Hook(path) => {
+                let action = if add { "set" } else { "unset" };
+                run_hook(path, action, name, value).await
+            }
         }
     }
 
