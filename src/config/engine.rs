@@ -60,6 +60,12 @@ pub struct EngineArgs {
     #[arg(long, env = "EDGELLM_MLOCK")]
     pub mlock: bool,
 
+    /// Directory of llama.cpp's CPU backend libraries, libggml-cpu-*.so (aarch64 builds pick
+    /// the best for the CPU at start) [default: next to the executable, ../lib/edgellm,
+    /// /usr/lib/edgellm]
+    #[arg(long, env = "EDGELLM_BACKEND_DIR", value_name = "DIR")]
+    pub backend_dir: Option<PathBuf>,
+
     /// A second GGUF, an embedding model, for the embedding endpoints [default: the main model]
     #[arg(long, env = "EDGELLM_EMBEDDING_MODEL", value_name = "PATH")]
     pub embedding_model: Option<PathBuf>,
@@ -210,6 +216,7 @@ impl EngineArgs {
             parallel,
             queue: at_least("queue", self.queue, 1)?,
             mlock: self.mlock,
+            backend_dir: self.backend_dir,
             embedding_model: self.embedding_model,
             cache_type_k: self.cache_type_k.into(),
             cache_type_v: self.cache_type_v.into(),

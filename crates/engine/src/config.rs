@@ -25,6 +25,8 @@ pub struct EngineConfig {
     pub queue: u32,
     /// Lock the model's pages in RAM.
     pub mlock: bool,
+    /// Where llama.cpp's CPU backend variants are (aarch64 builds); `None` = the defaults.
+    pub backend_dir: Option<PathBuf>,
     /// A dedicated embedding model (else embeddings come from the main model).
     pub embedding_model: Option<PathBuf>,
     /// KV cache element types (keys, values).

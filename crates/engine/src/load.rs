@@ -17,14 +17,27 @@ use crate::{EngineConfig, EngineError};
 /// llama.cpp's backend can be initialised once per process; it lives as long as the process.
 static BACKEND: OnceLock<Result<LlamaBackend, String>> = OnceLock::new();
 
-pub(crate) fn backend() -> Result<&'static LlamaBackend, EngineError> {
+/// Start llama.cpp's backend (once), loading the CPU variant for this CPU first where the
+/// build has run-time variants.
+pub(crate) fn start_backend(cfg: &EngineConfig) -> Result<&'static LlamaBackend, EngineError> {
     BACKEND
         .get_or_init(|| {
             llama_cpp_2::send_logs_to_tracing(llama_cpp_2::LogOptions::default());
+            crate::cpu::load_variant(cfg.backend_dir.as_deref())?;
             LlamaBackend::init().map_err(|e| e.to_string())
         })
         .as_ref()
         .map_err(|e| EngineError::Backend(e.clone()))
+}
+
+/// The backend [`start_backend`] started.
+pub(crate) fn backend() -> Result<&'static LlamaBackend, EngineError> {
+    match BACKEND.get() {
+        Some(started) => started
+            .as_ref()
+            .map_err(|e| EngineError::Backend(e.clone())),
+        None => Err(EngineError::Backend("not started".into())),
+    }
 }
 
 /// Cheap checks before handing the file to llama.cpp, so common mistakes get clear errors.
@@ -74,7 +87,7 @@ pub(crate) fn load_embedding_model(cfg: &EngineConfig) -> Result<Option<LlamaMod
 }
 
 fn load_file(cfg: &EngineConfig, path: &Path, size: u64) -> Result<LlamaModel, EngineError> {
-    let backend = backend()?;
+    let backend = start_backend(cfg)?;
     let params = LlamaModelParams::default()
         .with_use_mmap(true)
         .with_use_mlock(cfg.mlock);
