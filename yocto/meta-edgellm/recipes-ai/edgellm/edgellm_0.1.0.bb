@@ -44,8 +44,19 @@ do_install:append() {
     install -m 0644 ${S}/systemd/edgellm.sysusers ${D}${nonarch_libdir}/sysusers.d/edgellm.conf
     install -m 0644 ${S}/systemd/edgellm.tmpfiles ${D}${nonarch_libdir}/tmpfiles.d/edgellm.conf
     install -m 0640 ${S}/systemd/edgellm.env.example ${D}${sysconfdir}/edgellm/edgellm.env
+    # llama.cpp's shared libraries and CPU backend variants, where the release builds them
+    # (aarch64 with run-time variants): the binary looks in $ORIGIN/../lib/edgellm, the same
+    # layout as deploy/dist/package.sh. scarthgap's gcc 13 knows armv9.2.
+    for out in ${B}/target/${CARGO_TARGET_SUBDIR}/build/llama-cpp-sys-2-*/out; do
+        [ -d "$out/backends" ] || continue
+        install -d ${D}${nonarch_libdir}/edgellm
+        for lib in $out/lib/lib*.so.[0-9]; do
+            install -m 0755 "$lib" ${D}${nonarch_libdir}/edgellm/
+        done
+        install -m 0644 $out/backends/libggml-cpu-*.so ${D}${nonarch_libdir}/edgellm/
+    done
 }
 
-FILES:${PN} += "${nonarch_libdir}/sysusers.d ${nonarch_libdir}/tmpfiles.d"
+FILES:${PN} += "${nonarch_libdir}/sysusers.d ${nonarch_libdir}/tmpfiles.d ${nonarch_libdir}/edgellm"
 CONFFILES:${PN} = "${sysconfdir}/edgellm/edgellm.env"
 RRECOMMENDS:${PN} = "edgellm-model-qwen"
