@@ -46,7 +46,7 @@ do_install:append() {
     install -m 0640 ${S}/systemd/edgellm.env.example ${D}${sysconfdir}/edgellm/edgellm.env
     # llama.cpp's shared libraries and CPU backend variants, where the release builds them
     # (aarch64 with run-time variants): the binary looks in $ORIGIN/../lib/edgellm, the same
-    # layout as deploy/dist/package.sh. scarthgap's gcc 13 knows armv9.2.
+    # layout as deploy/dist/package.sh. Yocto 6.0's gcc 15 knows armv9.2.
     for out in ${B}/target/${CARGO_TARGET_SUBDIR}/build/llama-cpp-sys-2-*/out; do
         [ -d "$out/backends" ] || continue
         install -d ${D}${nonarch_libdir}/edgellm
