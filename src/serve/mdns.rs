@@ -61,7 +61,16 @@ fn is_lan(ip: IpAddr) -> bool {
 /// The responder while advertising.
 #[derive(Default)]
 pub struct Advertiser {
-    running: Mutex<Option<(ServiceDaemon, Vec<String>)>>,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+enum State {
+    #[default]
+    Idle,
+    Running(ServiceDaemon, Vec<String>),
+    /// Shutdown began: a late start must not advertise a leaving server.
+    Withdrawn,
 }
 
 impl Advertiser {
@@ -70,10 +79,14 @@ impl Advertiser {
         if advert.listen.ip().is_loopback() {
             return tracing::warn!(listen = %advert.listen, "--mdns: listening on loopback only, nothing to advertise on the LAN");
         }
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if !matches!(*state, State::Idle) {
+            return;
+        }
         match start(advert) {
             Ok((daemon, names)) => {
                 tracing::info!(services = ?names, host = %format!("{}.local", advert.host), port = advert.listen.port(), "advertising over mDNS");
-                *self.running.lock().unwrap_or_else(|e| e.into_inner()) = Some((daemon, names));
+                *state = State::Running(daemon, names);
             }
             Err(e) => tracing::error!(error = %e, "--mdns: cannot advertise"),
         }
@@ -81,12 +94,11 @@ impl Advertiser {
 
     /// Send goodbyes for every service and stop the responder (bounded: ~1 s).
     pub fn withdraw(&self) {
-        let Some((daemon, names)) = self
-            .running
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
-        else {
+        let previous = std::mem::replace(
+            &mut *self.state.lock().unwrap_or_else(|e| e.into_inner()),
+            State::Withdrawn,
+        );
+        let State::Running(daemon, names) = previous else {
             return;
         };
         for name in &names {
