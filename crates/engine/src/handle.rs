@@ -43,6 +43,9 @@ pub(crate) struct Shared {
     pub(crate) generated_tokens: AtomicU64,
     pub(crate) cancelled: AtomicU64,
     pub(crate) queued: AtomicU64,
+    /// The generation jobs counted in `queued`, so `submit` can release those whose client
+    /// left while the engine is busy in a long step (it notices only between steps).
+    pub(crate) queued_jobs: std::sync::Mutex<Vec<QueuedJob>>,
     pub(crate) busy: AtomicU64,
     pub(crate) kv_tokens: AtomicU64,
     /// Milliseconds since `started` at the engine loop's last turn (liveness for the watchdog).
@@ -55,6 +58,37 @@ pub(crate) struct Shared {
     /// Drafted tokens decoded, and those of them accepted.
     pub(crate) spec_drafted: AtomicU64,
     pub(crate) spec_accepted: AtomicU64,
+}
+
+/// A job counted against `--queue`, seen from the handle: its count flag and its event
+/// channel (weakly: the handle must not keep a finished stream open).
+#[derive(Debug)]
+pub(crate) struct QueuedJob {
+    counted: Arc<AtomicBool>,
+    events: mpsc::WeakSender<edgellm_backend::Event>,
+}
+
+impl Shared {
+    /// Take jobs whose client has left off the `--queue` count at once, and forget jobs that
+    /// started or ended.
+    fn release_departed(&self) {
+        let mut jobs = self.queued_jobs.lock().unwrap_or_else(|e| e.into_inner());
+        jobs.retain(|job| {
+            if !job.counted.load(Ordering::Acquire) {
+                return false;
+            }
+            let sender = job.events.upgrade();
+            let left = sender.as_ref().is_some_and(|s| s.is_closed());
+            let gone = left || sender.is_none();
+            if gone && job.counted.swap(false, Ordering::AcqRel) {
+                self.queued.fetch_sub(1, Ordering::Relaxed);
+                if left {
+                    self.cancelled.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            !gone
+        });
+    }
 }
 
 /// The model and what is derived from it; set once when loading succeeds.
@@ -97,7 +131,9 @@ impl EngineHandle {
         if let Some(path) = &config.embedding_model {
             load::check_model_file(path)?;
         }
-        let (jobs, rx) = sync_channel(config.queue as usize);
+        // `queued` bounds the live jobs; the channel also holds, until the engine's next
+        // turn, jobs whose client already left (released from the count by `submit`).
+        let (jobs, rx) = sync_channel((config.queue as usize).saturating_mul(2) + 16);
         let shared = Arc::new(Shared {
             loaded: OnceLock::new(),
             state: watch::Sender::new(LoadState::Loading),
@@ -108,6 +144,7 @@ impl EngineHandle {
             generated_tokens: AtomicU64::new(0),
             cancelled: AtomicU64::new(0),
             queued: AtomicU64::new(0),
+            queued_jobs: std::sync::Mutex::new(Vec::new()),
             busy: AtomicU64::new(0),
             kv_tokens: AtomicU64::new(0),
             heartbeat_ms: AtomicU64::new(0),
@@ -257,7 +294,13 @@ impl Backend for EngineHandle {
         // for twice their tokens: the channel is never full and no text is dropped.
         let per_token = if tools.is_some() { 2 } else { 1 };
         let (events, rx) = mpsc::channel(per_token * max + EVENT_HEADROOM);
+        let counted = Arc::new(AtomicBool::new(true));
+        let queued_job = QueuedJob {
+            counted: Arc::clone(&counted),
+            events: events.downgrade(),
+        };
         let job = Job {
+            counted,
             tokens,
             params: request.params,
             max_tokens: max,
@@ -268,6 +311,7 @@ impl Backend for EngineHandle {
         };
         // `queued` counts jobs in the channel and those the engine holds waiting for a
         // slot; together they may not exceed `--queue`.
+        self.shared.release_departed();
         let capacity = u64::from(self.shared.config.queue);
         let overloaded = || BackendError::Overloaded {
             queued: capacity as usize,
@@ -280,7 +324,14 @@ impl Backend for EngineHandle {
             })
             .map_err(|_| overloaded())?;
         match self.jobs.try_send(Work::Generate(Box::new(job))) {
-            Ok(()) => Ok(rx),
+            Ok(()) => {
+                self.shared
+                    .queued_jobs
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(queued_job);
+                Ok(rx)
+            }
             Err(err) => {
                 self.shared.queued.fetch_sub(1, Ordering::Relaxed);
                 Err(match err {

@@ -9,7 +9,7 @@
 //! cells of what it generated are freed.
 
 use std::collections::VecDeque;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -60,6 +60,21 @@ pub(crate) struct Job {
     pub(crate) constraint: Option<LlamaSampler>,
     /// Tools offered; `forced` when the answer must be a call.
     pub(crate) tools: Option<(Tools, bool)>,
+    /// Whether the job still counts against `--queue`: whoever clears it (the engine when
+    /// the job starts or its client has left, a later `submit` that finds the client gone)
+    /// takes it off the count, once.
+    pub(crate) counted: Arc<AtomicBool>,
+}
+
+impl Job {
+    /// Stop counting against `--queue` (once); false if that was done already.
+    fn uncount(&self, shared: &Shared) -> bool {
+        let was = self.counted.swap(false, Ordering::AcqRel);
+        if was {
+            shared.queued.fetch_sub(1, Ordering::Relaxed);
+        }
+        was
+    }
 }
 
 /// Entry point of the engine thread: load, then serve until every handle is gone.
@@ -214,16 +229,18 @@ impl<'m> Scheduler<'m> {
                 Err(TryRecvError::Disconnected) => open = false,
             }
         }
-        let before = self.waiting.len();
-        self.waiting.retain(|job| !job.events.is_closed());
-        let departed = before - self.waiting.len();
+        let shared = self.shared;
+        let mut departed = 0;
+        self.waiting.retain(|job| {
+            let gone = job.events.is_closed();
+            // A `submit` may have released (and counted) it already.
+            if gone && job.uncount(shared) {
+                shared.cancelled.fetch_add(1, Ordering::Relaxed);
+                departed += 1;
+            }
+            !gone
+        });
         if departed > 0 {
-            self.shared
-                .queued
-                .fetch_sub(departed as u64, Ordering::Relaxed);
-            self.shared
-                .cancelled
-                .fetch_add(departed as u64, Ordering::Relaxed);
             tracing::debug!(departed, "dropped queued requests whose client left");
         }
         while self.slots.iter().any(|s| s.active.is_none()) {
@@ -235,7 +252,7 @@ impl<'m> Scheduler<'m> {
                 self.waiting.push_front(job);
                 break;
             }
-            self.shared.queued.fetch_sub(1, Ordering::Relaxed);
+            let _ = job.uncount(self.shared);
             self.assign(job);
         }
         open || !self.waiting.is_empty()
