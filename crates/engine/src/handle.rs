@@ -60,11 +60,36 @@ pub(crate) struct Shared {
     pub(crate) spec_accepted: AtomicU64,
 }
 
-/// A job counted against `--queue`, seen from the handle: its count flag and its event
-/// channel (weakly: the handle must not keep a finished stream open).
+/// Whether a generation job still counts against `--queue`. Whoever releases it (the engine
+/// when the job starts or its client has left, a later `submit` that finds the client gone)
+/// takes it off the count, once.
+#[derive(Debug, Clone)]
+pub(crate) struct QueueTicket(Arc<AtomicBool>);
+
+impl QueueTicket {
+    fn new() -> Self {
+        Self(Arc::new(AtomicBool::new(true)))
+    }
+
+    fn held(&self) -> bool {
+        self.0.load(Ordering::Acquire)
+    }
+
+    /// Take the job off the count; false if that was done already.
+    pub(crate) fn release(&self, shared: &Shared) -> bool {
+        let was = self.0.swap(false, Ordering::AcqRel);
+        if was {
+            shared.queued.fetch_sub(1, Ordering::Relaxed);
+        }
+        was
+    }
+}
+
+/// A job counted against `--queue`, seen from the handle: its ticket and its event channel
+/// (weakly: the handle must not keep a finished stream open).
 #[derive(Debug)]
 pub(crate) struct QueuedJob {
-    counted: Arc<AtomicBool>,
+    ticket: QueueTicket,
     events: mpsc::WeakSender<edgellm_backend::Event>,
 }
 
@@ -74,15 +99,15 @@ impl Shared {
     fn release_departed(&self) {
         let mut jobs = self.queued_jobs.lock().unwrap_or_else(|e| e.into_inner());
         jobs.retain(|job| {
-            if !job.counted.load(Ordering::Acquire) {
+            if !job.ticket.held() {
                 return false;
             }
             let sender = job.events.upgrade();
             let left = sender.as_ref().is_some_and(|s| s.is_closed());
             let gone = left || sender.is_none();
-            if gone && job.counted.swap(false, Ordering::AcqRel) {
-                self.queued.fetch_sub(1, Ordering::Relaxed);
-                if left {
+            if gone {
+                let released = job.ticket.release(self);
+                if released && left {
                     self.cancelled.fetch_add(1, Ordering::Relaxed);
                 }
             }
@@ -294,13 +319,13 @@ impl Backend for EngineHandle {
         // for twice their tokens: the channel is never full and no text is dropped.
         let per_token = if tools.is_some() { 2 } else { 1 };
         let (events, rx) = mpsc::channel(per_token * max + EVENT_HEADROOM);
-        let counted = Arc::new(AtomicBool::new(true));
+        let ticket = QueueTicket::new();
         let queued_job = QueuedJob {
-            counted: Arc::clone(&counted),
+            ticket: ticket.clone(),
             events: events.downgrade(),
         };
         let job = Job {
-            counted,
+            ticket,
             tokens,
             params: request.params,
             max_tokens: max,

@@ -9,7 +9,7 @@
 //! cells of what it generated are freed.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -31,7 +31,7 @@ use tokio::sync::mpsc;
 use crate::batch::{self, Part};
 use crate::decoder::Utf8Decoder;
 use crate::embed::{EmbedJob, Embedder};
-use crate::handle::{LoadState, Loaded, Shared};
+use crate::handle::{LoadState, Loaded, QueueTicket, Shared};
 use crate::speculate::{Acceptance, StepCost};
 use crate::stop::StopMatcher;
 use crate::{load, sampler};
@@ -60,21 +60,8 @@ pub(crate) struct Job {
     pub(crate) constraint: Option<LlamaSampler>,
     /// Tools offered; `forced` when the answer must be a call.
     pub(crate) tools: Option<(Tools, bool)>,
-    /// Whether the job still counts against `--queue`: whoever clears it (the engine when
-    /// the job starts or its client has left, a later `submit` that finds the client gone)
-    /// takes it off the count, once.
-    pub(crate) counted: Arc<AtomicBool>,
-}
-
-impl Job {
-    /// Stop counting against `--queue` (once); false if that was done already.
-    fn uncount(&self, shared: &Shared) -> bool {
-        let was = self.counted.swap(false, Ordering::AcqRel);
-        if was {
-            shared.queued.fetch_sub(1, Ordering::Relaxed);
-        }
-        was
-    }
+    /// Counts against `--queue` until released (see [`QueueTicket`]).
+    pub(crate) ticket: QueueTicket,
 }
 
 /// Entry point of the engine thread: load, then serve until every handle is gone.
@@ -234,7 +221,7 @@ impl<'m> Scheduler<'m> {
         self.waiting.retain(|job| {
             let gone = job.events.is_closed();
             // A `submit` may have released (and counted) it already.
-            if gone && job.uncount(shared) {
+            if gone && job.ticket.release(shared) {
                 shared.cancelled.fetch_add(1, Ordering::Relaxed);
                 departed += 1;
             }
@@ -252,7 +239,7 @@ impl<'m> Scheduler<'m> {
                 self.waiting.push_front(job);
                 break;
             }
-            let _ = job.uncount(self.shared);
+            let _ = job.ticket.release(self.shared);
             self.assign(job);
         }
         open || !self.waiting.is_empty()
