@@ -6,11 +6,14 @@
 #   1. `bitbake -p` with MACHINE=raspberrypi5: no error, and no warning naming our layer;
 #   2. `bitbake -n edgellm-image` (dry run of the whole task graph) for raspberrypi5 and
 #      raspberrypi4-64;
-#   3. `bitbake -e edgellm`: SRC_URI and SRCREV of the release, the Pi 5 tune, our files.
+#   3. `bitbake -e edgellm`: SRC_URI and SRCREV of the release, the Pi 5 tune, our files;
+#   4. the recipe's expanded do_install run against tests/aarch64.sh's build (if there is one;
+#      EDGELLM_REQUIRE_AARCH64=1 makes it required).
 # The snapshots are looked for in $EDGELLM_YOCTO_SNAPSHOTS, ../shared/yocto, /work/shared/yocto.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/edgellm/target}"
 snap=""
 for d in "${EDGELLM_YOCTO_SNAPSHOTS:-}" "$repo/../shared/yocto" /work/shared/yocto; do
     if [ -n "$d" ] && [ -f "$d/bitbake-yocto-6.0.2.tar.gz" ]; then snap=$d; break; fi
@@ -54,18 +57,19 @@ bb() {
     if [ "$user" = "$(id -un)" ]; then bash -c "$cmd"; else runuser -u "$user" -- bash -c "$cmd"; fi
 }
 fail() { echo "bitbake: $*" >&2; exit 1; }
+at() { echo "at $(( $(date +%s) - started )) s"; }
 
 out=$(bb raspberrypi5 -p 2>&1) || { echo "$out" | tail -40 >&2; fail "parse failed"; }
 if echo "$out" | grep -E "^(ERROR|WARNING):" | grep -q "meta-edgellm\|edgellm"; then
     echo "$out" | grep -E "^(ERROR|WARNING):" >&2
     fail "warnings or errors from meta-edgellm while parsing"
 fi
-echo "bitbake: parse clean ($(echo "$out" | grep -cE '^WARNING:' || true) warnings from other layers)"
+echo "bitbake: parse clean ($(echo "$out" | grep -cE '^WARNING:' || true) warnings from other layers; $(at))"
 
 for machine in raspberrypi5 raspberrypi4-64; do
     out=$(bb "$machine" -n edgellm-image 2>&1) || { echo "$out" | tail -40 >&2; fail "dry run failed for $machine"; }
     tasks=$(echo "$out" | grep -oE "Tasks Summary: Attempted [0-9]+ tasks" | grep -oE "[0-9]+" || echo "?")
-    echo "bitbake: dry run of edgellm-image for $machine: $tasks tasks resolve"
+    echo "bitbake: dry run of edgellm-image for $machine: $tasks tasks resolve ($(at))"
 done
 
 env_out=$(bb raspberrypi5 -e edgellm 2>&1) || { echo "$env_out" | tail -20 >&2; fail "bitbake -e edgellm failed"; }
@@ -77,4 +81,41 @@ get SRC_URI | grep -q "git://github.com/edgellm/edgellm.git;.*tag=v" || fail "SR
 get TUNE_CCARGS | grep -q "cortex-a76" || fail "the Pi 5 tune is not cortex-a76: $(get TUNE_CCARGS)"
 echo "$env_out" | grep -E '^FILES:edgellm=' | grep -q "sysusers.d" || fail "FILES:edgellm lacks sysusers.d"
 echo "bitbake: edgellm builds $(get EDGELLM_TAG) ($srcrev) with$(get TUNE_CCARGS | grep -oE ' -mcpu=[^ ]+')"
+
+# 4. The recipe's do_install, as bitbake expanded it (cargo.bbclass's part and ours), run
+#    against the aarch64 build tests/aarch64.sh made and packaged: the image must get the
+#    same binary, libraries and CPU variants as the package the qemu tests ran, in the same
+#    layout (usr/bin + usr/lib/edgellm, which the binary's run path expects).
+aarch64="$CARGO_TARGET_DIR/aarch64-unknown-linux-gnu/release"
+package="$CARGO_TARGET_DIR/package/edgellm-$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)-aarch64"
+if [ ! -x "$aarch64/edgellm" ] || [ ! -d "$package" ]; then
+    [ -z "${EDGELLM_REQUIRE_AARCH64:-}" ] || fail "no aarch64 build to install (run tests/aarch64.sh first)"
+    echo "bitbake: do_install not run: no aarch64 build (tests/aarch64.sh makes one)"
+else
+    B=$(get B); D=$(get D); S=$(get S); sub=$(get CARGO_TARGET_SUBDIR)
+    for v in B D S sub; do [ -n "${!v}" ] || fail "bitbake -e gave no $v"; done
+    [ "$B" != "$S" ] || fail "B and S are the same directory: $B"
+    # Only the task's own directories, all under the temporary build directory.
+    case "$B$D$S" in *..*) fail "unexpected paths: $B $D $S" ;; esac
+    for v in "$B" "$D" "$S"; do case "$v" in "$work"/*) ;; *) fail "$v is outside $work" ;; esac; done
+    mkdir -p "$B/target/$(dirname "$sub")" "$D" "$(dirname "$S")"
+    ln -s "$aarch64" "$B/target/$sub"
+    ln -s "$repo" "$S"
+    fns=$(echo "$env_out" | awk '/^(do_install|cargo_do_install)\(\) \{$/,/^\}$/')
+    echo "$fns" | grep -q '^do_install() {$' || fail "bitbake -e printed no do_install"
+    log="$work/do_install.log"
+    if ! (cd "$B" && bash -euc 'die() { echo "ERROR: $*" >&2; exit 1; }; bbnote() { :; }; bbwarn() { echo "WARNING: $*" >&2; }
+'"$fns"'
+do_install' >"$log" 2>&1); then
+        cat "$log" >&2
+        fail "do_install failed"
+    fi
+    [ "$(ls "$D/usr/bin")" = "edgellm" ] || fail "do_install put more than edgellm into /usr/bin: $(ls "$D/usr/bin" | tr '\n' ' ')"
+    for d in usr/bin usr/lib/edgellm; do
+        diff -r "$package/$d" "$D/$d" >&2 || fail "the image's /$d differs from the package's"
+    done
+    unit=$(find "$D" -name edgellm.service)
+    cmp "$unit" systemd/edgellm.service || fail "the image's unit is not systemd/edgellm.service"
+    echo "bitbake: do_install into the image: /usr/bin/edgellm and $(ls "$D/usr/lib/edgellm" | wc -l) files in /usr/lib/edgellm, as in the package; unit ${unit#"$D"}"
+fi
 echo "bitbake: checks passed in $(( $(date +%s) - started )) s"
