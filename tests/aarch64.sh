@@ -27,13 +27,17 @@ model="$(bash tests/fetch-model.sh | tail -n 1)"
 cargo build --release --bin edgellm
 # The aarch64 llama.cpp comes as CPU variants up to armv9.2, which Debian 12's gcc 12 cannot
 # compile: clang compiles llama.cpp (linking through the cross binutils); Rust code still
-# links with aarch64-linux-gnu-gcc (.cargo/config.toml).
+# links with aarch64-linux-gnu-gcc. The settings are the ENV of the image `cross build` uses
+# (deploy/cross/aarch64.Dockerfile, Debian 12 like this machine), so CI builds as cross does.
+cross_env=$(sed -n '/^ENV /,/[^\\]$/p' deploy/cross/aarch64.Dockerfile | sed -E 's/^ENV //; s/^ +//; s/ *\\$//; s/"//g')
+grep -q '^CC_aarch64_unknown_linux_gnu=clang$' <<<"$cross_env" || { echo "aarch64: no clang in deploy/cross/aarch64.Dockerfile's ENV" >&2; exit 1; }
 # llama-cpp-sys-2 hard-links its libraries into the target dir, symlinks included; after a
 # rebuild those would dangle and its build script would fail on them: drop dangling ones.
 find "$CARGO_TARGET_DIR/aarch64-unknown-linux-gnu" -maxdepth 2 -xtype l -name 'lib*.so*' -delete 2>/dev/null || true
-CC_aarch64_unknown_linux_gnu=clang CXX_aarch64_unknown_linux_gnu=clang++ \
-    LDFLAGS="-fuse-ld=/usr/bin/aarch64-linux-gnu-ld" \
+(
+    while IFS='=' read -r name value; do export "$name=$value"; done <<<"$cross_env"
     cargo build --release --bin edgellm --target aarch64-unknown-linux-gnu
+)
 packaged=$(bash deploy/dist/package.sh aarch64-unknown-linux-gnu release)
 echo "$packaged"
 tree=$(sed -n 1p <<<"$packaged")
