@@ -434,3 +434,34 @@ fn dns01_settings_are_checked_before_start() {
         "whole first label",
     );
 }
+
+/// The x86-64 build carries one AVX2 backend: on an older CPU (here qemu's Nehalem model,
+/// no AVX) it must refuse in one line naming what is missing, not die of SIGILL.
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn a_cpu_without_avx2_is_told_so_in_one_line() {
+    let qemu = ["/usr/bin/qemu-x86_64", "/usr/bin/qemu-x86_64-static"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+        .expect("qemu-x86_64 is missing: install qemu-user (tests/setup.sh does)");
+    let run_on = |cpu: &str| {
+        Command::new(qemu)
+            .args(["-cpu", cpu])
+            .arg(binary())
+            .args(["generate", "--prompt", "hi", "--max-tokens", "1", "--model"])
+            .arg(model_path())
+            .env("OMP_WAIT_POLICY", "PASSIVE")
+            .output()
+            .unwrap()
+    };
+    let out = run_on("Nehalem");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "stderr: {err}");
+    assert!(out.stdout.is_empty());
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(
+        err.contains("need a CPU with")
+            && err.contains("this CPU lacks avx, avx2, fma, f16c, bmi2"),
+        "{err}"
+    );
+}

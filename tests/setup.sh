@@ -13,6 +13,8 @@ mode="${1:-all}"
 packages=(cmake clang libclang-dev pkg-config ca-certificates prometheus pebble systemd chromium haproxy)
 # ACME DNS-01 tests: BIND9 (named, tsig-keygen, dig); curl for the example DNS hooks.
 packages+=(bind9 bind9-utils bind9-dnsutils curl)
+# qemu-x86_64 plays an older CPU (no AVX2) in tests/cli.rs; tests/aarch64.sh uses qemu-aarch64.
+packages+=(qemu-user)
 # bitbake's host tools and its en_US.UTF-8 locale (tests/check-bitbake.sh).
 packages+=(chrpath cpio diffstat gawk lz4 zstd file locales)
 python3 -m pip --version >/dev/null 2>&1 || packages+=(python3-pip)

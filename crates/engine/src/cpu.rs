@@ -104,11 +104,12 @@ fn has_variants(dir: &Path) -> bool {
     })
 }
 
-/// Have ggml load the best CPU variant for this CPU (aarch64 builds; a no-op elsewhere).
+/// Have ggml load the best CPU variant for this CPU (aarch64 builds); elsewhere check that
+/// the CPU has what the built-in kernels were compiled for.
 /// A missing or unloadable backend is a one-line error that says where it looked.
 pub fn load_variant(given: Option<&Path>) -> Result<(), String> {
     if !VARIANTS {
-        return Ok(());
+        return check_built_in();
     }
     let dirs = variant_dirs(given);
     let Some(dir) = dirs.iter().find(|d| has_variants(d)) else {
@@ -136,6 +137,41 @@ pub fn load_variant(given: Option<&Path>) -> Result<(), String> {
             dir.display()
         )),
     }
+}
+
+/// A build with one built-in backend runs only on CPUs with the extensions it was compiled
+/// for: say so in one line instead of dying of SIGILL in the first matrix multiplication.
+fn check_built_in() -> Result<(), String> {
+    let missing = missing_built_in_features();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "this build's llama.cpp kernels need a CPU with {}; this CPU lacks {} (build with llama-cpp-2's dynamic-backends feature to choose kernels at run time)",
+        BUILT_IN_NEEDS,
+        missing.join(", ")
+    ))
+}
+
+/// What the x86-64 build's kernels were compiled for (x86-64-v3: `GGML_AVX2` and friends).
+const BUILT_IN_NEEDS: &str = "SSE4.2, AVX, AVX2, FMA, F16C and BMI2 (x86-64-v3)";
+
+#[cfg(target_arch = "x86_64")]
+fn missing_built_in_features() -> Vec<&'static str> {
+    let needed = [
+        ("sse4.2", std::arch::is_x86_feature_detected!("sse4.2")),
+        ("avx", std::arch::is_x86_feature_detected!("avx")),
+        ("avx2", std::arch::is_x86_feature_detected!("avx2")),
+        ("fma", std::arch::is_x86_feature_detected!("fma")),
+        ("f16c", std::arch::is_x86_feature_detected!("f16c")),
+        ("bmi2", std::arch::is_x86_feature_detected!("bmi2")),
+    ];
+    needed.iter().filter(|f| !f.1).map(|f| f.0).collect()
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn missing_built_in_features() -> Vec<&'static str> {
+    Vec::new()
 }
 
 /// The CPU variant ggml loaded (`armv8.2_2`), from the libraries mapped into this process.
