@@ -1,5 +1,6 @@
 //! Protecting and observing the appliance: API keys, per-IP rate limits, limits on slow
-//! clients, readiness, metrics (checked by promtool), systemd notify, drain, thermal guard.
+//! clients, readiness, metrics (checked by promtool), systemd notify, drain, thermal guard,
+//! loop guard.
 
 mod common;
 
@@ -494,4 +495,55 @@ fn the_thermal_guard_refuses_work_when_hot_and_recovers_when_cool() {
     assert_eq!(metric(&metrics, "edgellm_thermal_episodes_total"), 1.0);
     assert_eq!(metric(&metrics, "edgellm_thermal_throttled"), 0.0);
     assert!(server.log().contains("too hot"));
+}
+
+#[test]
+fn an_answer_that_repeats_itself_is_ended_by_the_loop_guard() {
+    let _serial = common::serial();
+    let ask = |server: &Server, prompt: &str, max_tokens: u64| -> Value {
+        let r = server
+            .blocking_client()
+            .post(server.url("/v1/chat/completions"))
+            .json(&greedy_chat(prompt, json!({ "max_tokens": max_tokens })))
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        r.json().unwrap()
+    };
+    let finish = |v: &Value| {
+        v["choices"][0]["finish_reason"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let tokens = |v: &Value| v["usage"]["completion_tokens"].as_u64().unwrap();
+    // The test model answers this with "ok" and a space, over and over.
+    let looping = "Write the word ok 1000 times, separated by spaces.";
+
+    let server = Server::start(&["--loop-guard", "128"]);
+    let cut = ask(&server, looping, 1000);
+    let text = cut["choices"][0]["message"]["content"].as_str().unwrap();
+    assert_eq!(finish(&cut), "length", "{cut}");
+    assert!(text.matches("ok").count() >= 64, "{text}");
+    // Ended once the repetition covered 128 tokens, not at max_tokens.
+    assert!((128..=160).contains(&tokens(&cut)), "{cut}");
+    let m = server.metrics();
+    assert_eq!(metric(&m, "edgellm_loops_stopped_total"), 1.0, "{m}");
+    assert!(server.log().contains("--loop-guard"), "{}", server.log());
+    // A long answer that follows a pattern without repeating itself is left alone.
+    let counted = ask(&server, "Count from 1 to 80, separated by commas.", 600);
+    assert_eq!(finish(&counted), "stop", "{counted}");
+    assert!(tokens(&counted) > 128, "{counted}");
+    let m = server.metrics();
+    assert_eq!(metric(&m, "edgellm_loops_stopped_total"), 1.0, "{m}");
+    drop(server);
+
+    // Off: the same request runs to max_tokens.
+    let server = Server::start(&["--loop-guard", "0"]);
+    let full = ask(&server, looping, 300);
+    assert_eq!((finish(&full).as_str(), tokens(&full)), ("length", 300));
+    assert_eq!(
+        metric(&server.metrics(), "edgellm_loops_stopped_total"),
+        0.0
+    );
 }

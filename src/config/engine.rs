@@ -118,6 +118,15 @@ pub struct EngineArgs {
     /// Most tokens drafted per step and stream when speculating (1-32)
     #[arg(long, env = "EDGELLM_DRAFT_MAX", value_name = "N", default_value_t = 8)]
     pub draft_max: u32,
+
+    /// End an answer (finish reason length) once its last N tokens repeat one stretch of at most 64 tokens; 0 = never
+    #[arg(
+        long,
+        env = "EDGELLM_LOOP_GUARD",
+        value_name = "N",
+        default_value_t = 512
+    )]
+    pub loop_guard: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -205,6 +214,16 @@ impl EngineArgs {
                 format!("must be between 1 and 32, got {}", self.draft_max),
             ));
         }
+        let min = edgellm_engine::LOOP_GUARD_MIN;
+        if self.loop_guard != 0 && self.loop_guard < min {
+            return Err(Error::config(
+                "loop-guard",
+                format!(
+                    "must be 0 (off) or at least {min} tokens (twice the longest repeated stretch looked for), got {}",
+                    self.loop_guard
+                ),
+            ));
+        }
         Ok(EngineConfig {
             model_path,
             model_id,
@@ -230,6 +249,7 @@ impl EngineArgs {
                 SpecArg::Off => edgellm_engine::SpecMode::Off,
             },
             draft_max: self.draft_max,
+            loop_guard: self.loop_guard,
             kv_unified,
         })
     }

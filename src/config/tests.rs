@@ -16,6 +16,7 @@ fn defaults_are_valid_and_derived() {
     assert_eq!(c.engine.model_id, "qwen");
     assert_eq!(c.listen.port(), 8443);
     assert!(c.engine.threads >= 1);
+    assert_eq!(c.engine.loop_guard, 512);
 }
 
 #[test]
@@ -39,6 +40,14 @@ fn bad_values_name_the_flag() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("--ctx-size"), "{err}");
+    // The loop guard is off (0) or spans at least two of the longest stretches it looks for.
+    let err = serve(&["--loop-guard", "100"]).unwrap_err().to_string();
+    assert!(err.contains("--loop-guard") && err.contains("128"), "{err}");
+    assert_eq!(serve(&["--loop-guard", "0"]).unwrap().engine.loop_guard, 0);
+    assert_eq!(
+        serve(&["--loop-guard", "128"]).unwrap().engine.loop_guard,
+        128
+    );
 }
 
 fn pull(args: &[&str]) -> Result<PullOptions, Error> {

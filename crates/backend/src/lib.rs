@@ -118,6 +118,8 @@ pub struct EngineStats {
     pub prompt_tokens_processed_total: u64,
     pub generated_tokens_total: u64,
     pub cancelled_total: u64,
+    /// Answers ended because they repeated themselves (`--loop-guard`).
+    pub loops_stopped_total: u64,
     pub queue_depth: u64,
     pub slots_busy: u64,
     pub slots_total: u64,

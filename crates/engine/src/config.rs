@@ -41,6 +41,8 @@ pub struct EngineConfig {
     pub spec: SpecMode,
     /// Most tokens drafted per step for one slot.
     pub draft_max: u32,
+    /// End an answer whose last this many tokens repeat one stretch (0: never).
+    pub loop_guard: u32,
 }
 
 impl EngineConfig {

@@ -29,17 +29,7 @@ pub fn features() -> Vec<String> {
     #[allow(unused_mut)]
     let mut found: Vec<&str> = Vec::new();
     #[cfg(target_arch = "x86_64")]
-    {
-        let all = [
-            ("sse4.2", std::arch::is_x86_feature_detected!("sse4.2")),
-            ("avx", std::arch::is_x86_feature_detected!("avx")),
-            ("avx2", std::arch::is_x86_feature_detected!("avx2")),
-            ("fma", std::arch::is_x86_feature_detected!("fma")),
-            ("f16c", std::arch::is_x86_feature_detected!("f16c")),
-            ("avx512f", std::arch::is_x86_feature_detected!("avx512f")),
-        ];
-        found.extend(all.iter().filter(|f| f.1).map(|f| f.0));
-    }
+    found.extend(x86_extensions().iter().filter(|e| e.1).map(|e| e.0));
     #[cfg(target_arch = "aarch64")]
     {
         let all = [
@@ -156,17 +146,26 @@ fn check_built_in() -> Result<(), String> {
 /// What the x86-64 build's kernels were compiled for (x86-64-v3: `GGML_AVX2` and friends).
 const BUILT_IN_NEEDS: &str = "SSE4.2, AVX, AVX2, FMA, F16C and BMI2 (x86-64-v3)";
 
+/// The x86 extensions llama.cpp's kernels use: (name, this CPU has it, the built-in
+/// kernels need it).
+#[cfg(target_arch = "x86_64")]
+fn x86_extensions() -> [(&'static str, bool, bool); 7] {
+    use std::arch::is_x86_feature_detected as has;
+    [
+        ("sse4.2", has!("sse4.2"), true),
+        ("avx", has!("avx"), true),
+        ("avx2", has!("avx2"), true),
+        ("fma", has!("fma"), true),
+        ("f16c", has!("f16c"), true),
+        ("bmi2", has!("bmi2"), true),
+        ("avx512f", has!("avx512f"), false),
+    ]
+}
+
 #[cfg(target_arch = "x86_64")]
 fn missing_built_in_features() -> Vec<&'static str> {
-    let needed = [
-        ("sse4.2", std::arch::is_x86_feature_detected!("sse4.2")),
-        ("avx", std::arch::is_x86_feature_detected!("avx")),
-        ("avx2", std::arch::is_x86_feature_detected!("avx2")),
-        ("fma", std::arch::is_x86_feature_detected!("fma")),
-        ("f16c", std::arch::is_x86_feature_detected!("f16c")),
-        ("bmi2", std::arch::is_x86_feature_detected!("bmi2")),
-    ];
-    needed.iter().filter(|f| !f.1).map(|f| f.0).collect()
+    let all = x86_extensions();
+    all.iter().filter(|e| e.2 && !e.1).map(|e| e.0).collect()
 }
 
 #[cfg(not(target_arch = "x86_64"))]

@@ -42,6 +42,8 @@ pub(crate) struct Shared {
     pub(crate) processed_tokens: AtomicU64,
     pub(crate) generated_tokens: AtomicU64,
     pub(crate) cancelled: AtomicU64,
+    /// Answers ended by the loop guard.
+    pub(crate) loops_stopped: AtomicU64,
     pub(crate) queued: AtomicU64,
     /// The generation jobs counted in `queued`, so `submit` can release those whose client
     /// left while the engine is busy in a long step (it notices only between steps).
@@ -168,6 +170,7 @@ impl EngineHandle {
             processed_tokens: AtomicU64::new(0),
             generated_tokens: AtomicU64::new(0),
             cancelled: AtomicU64::new(0),
+            loops_stopped: AtomicU64::new(0),
             queued: AtomicU64::new(0),
             queued_jobs: std::sync::Mutex::new(Vec::new()),
             busy: AtomicU64::new(0),
@@ -439,6 +442,7 @@ impl Backend for EngineHandle {
             prompt_tokens_processed_total: get(&s.processed_tokens),
             generated_tokens_total: get(&s.generated_tokens),
             cancelled_total: get(&s.cancelled),
+            loops_stopped_total: get(&s.loops_stopped),
             queue_depth: get(&s.queued),
             slots_busy: get(&s.busy),
             slots_total: u64::from(s.config.parallel),

@@ -10,6 +10,7 @@
 //! - `constraint`, [`trigger`]: JSON schemas and tool calls enforced with llguidance, and
 //!   spotting where a tool call starts.
 //! - [`embed`]: embeddings from the loaded model.
+//! - `repeat`: the loop guard, which ends an answer that repeats itself.
 //!
 //! One thread owns the llama.cpp context; requests reach it over a bounded channel and each
 //! carries its own bounded event channel. Dropping that channel's receiver cancels the request.
@@ -24,6 +25,7 @@ pub mod embed;
 pub mod error;
 pub mod handle;
 pub mod load;
+mod repeat;
 pub mod sampler;
 pub mod scheduler;
 mod speculate;
@@ -34,3 +36,4 @@ pub mod trigger;
 pub use config::{CacheType, EngineConfig, FlashAttn, SpecMode};
 pub use error::EngineError;
 pub use handle::EngineHandle;
+pub use repeat::MIN_SPAN as LOOP_GUARD_MIN;

@@ -83,6 +83,12 @@ impl Collector for EngineCollector {
             "Requests stopped because the client left (queued or running)",
             s.cancelled_total,
         )?;
+        const_counter(
+            &mut enc,
+            "loops_stopped",
+            "Answers ended with finish reason length because they kept repeating the same tokens (--loop-guard)",
+            s.loops_stopped_total,
+        )?;
         const_gauge(
             &mut enc,
             "queue_depth",

@@ -32,6 +32,7 @@ use crate::batch::{self, Part};
 use crate::decoder::Utf8Decoder;
 use crate::embed::{EmbedJob, Embedder};
 use crate::handle::{LoadState, Loaded, QueueTicket, Shared};
+use crate::repeat::LoopGuard;
 use crate::speculate::{Acceptance, StepCost};
 use crate::stop::StopMatcher;
 use crate::{load, sampler};
@@ -296,6 +297,7 @@ impl<'m> Scheduler<'m> {
             decoder: Utf8Decoder::default(),
             generated: 0,
             max_tokens: job.max_tokens,
+            guard: LoopGuard::configured(self.shared.config.loop_guard),
             reused: keep,
             queue_us: job.submitted.elapsed().as_micros() as u64,
             assigned: Instant::now(),

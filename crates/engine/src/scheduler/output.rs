@@ -11,6 +11,7 @@ use super::calls::Scan;
 use super::Scheduler;
 use crate::batch::{self, Part};
 use crate::decoder::Utf8Decoder;
+use crate::repeat::LoopGuard;
 use crate::sampler;
 use crate::stop::StopCheck;
 
@@ -82,11 +83,24 @@ impl Scheduler<'_> {
         stopped
     }
 
-    /// After a sampled token: end on the limits, else decode it next step.
+    /// After a sampled token: end on the limits or a loop, else decode it next step.
     fn next(&mut self, index: usize, token: LlamaToken) {
-        let Some(active) = self.slots[index].active.as_ref() else {
+        let seq = self.slots[index].seq;
+        let Some(active) = self.slots[index].active.as_mut() else {
             return;
         };
+        if let Some(found) = active.guard.as_mut().and_then(|g| g.push(token.0)) {
+            self.shared.loops_stopped.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(
+                slot = seq,
+                generated = active.generated,
+                repeated_tokens = found.span,
+                period = found.period,
+                "answer ended: it keeps repeating a stretch of {} token(s) (--loop-guard)",
+                found.period
+            );
+            return self.finish(index, FinishReason::Length, true);
+        }
         if active.generated >= active.max_tokens || !self.room_for_token(index) {
             return self.finish(index, FinishReason::Length, true);
         }
@@ -135,6 +149,7 @@ impl Scheduler<'_> {
         active.fast_greedy = false;
         active.generated = rewind.keep;
         active.decoder = Utf8Decoder::default();
+        active.guard = LoopGuard::configured(self.shared.config.loop_guard);
         // Decode the last kept token again: its logits are where the call begins.
         let last = history[history.len() - 1];
         active.pending = Some(last);

@@ -9,6 +9,7 @@ use llama_cpp_2::token::LlamaToken;
 use tokio::sync::mpsc;
 
 use crate::decoder::Utf8Decoder;
+use crate::repeat::LoopGuard;
 use crate::speculate::Acceptance;
 use crate::stop::StopMatcher;
 
@@ -63,6 +64,8 @@ pub(super) struct Active {
     pub(super) stop: StopMatcher,
     pub(super) generated: usize,
     pub(super) max_tokens: usize,
+    /// Ends the answer once it repeats itself (`--loop-guard`); `None` when off.
+    pub(super) guard: Option<LoopGuard>,
     pub(super) reused: usize,
     pub(super) queue_us: u64,
     pub(super) assigned: Instant,
