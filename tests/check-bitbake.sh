@@ -104,7 +104,9 @@ else
     fns=$(echo "$env_out" | awk '/^(do_install|cargo_do_install)\(\) \{$/,/^\}$/')
     echo "$fns" | grep -q '^do_install() {$' || fail "bitbake -e printed no do_install"
     log="$work/do_install.log"
-    if ! (cd "$B" && bash -euc 'die() { echo "ERROR: $*" >&2; exit 1; }; bbnote() { :; }; bbwarn() { echo "WARNING: $*" >&2; }
+    # As bitbake runs a shell task: `set -e`, not `-u` (cargo_do_install tests bitbake
+    # variables the recipe leaves unset, such as CARGO_INSTALL_LIBRARIES, which stay empty).
+    if ! (cd "$B" && bash -ec 'die() { echo "ERROR: $*" >&2; exit 1; }; bbnote() { :; }; bbwarn() { echo "WARNING: $*" >&2; }
 '"$fns"'
 do_install' >"$log" 2>&1); then
         cat "$log" >&2
