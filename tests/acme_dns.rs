@@ -358,7 +358,11 @@ fn fails_and_retries_at_the_cap(extra: &[&str], expected_error: &str) {
     args.extend(extra.iter().map(|s| s.to_string()));
     args.extend(["--acme-retry-max-seconds".into(), "2".into()]);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let server = Server::start(&args);
+    // The hook gets the daemon's environment but not its EDGELLM_ settings.
+    let server = Server::start_env(
+        &args,
+        &[("EDGELLM_TEST_SECRET", "s3cret"), ("DUCKDNS_TOKEN", "tok")],
+    );
     served_cert(addr, "localhost", &server.ca_pem()).expect("the LAN certificate serves");
     let deadline = Instant::now() + Duration::from_secs(40);
     while common::metric(&server.metrics(), "edgellm_acme_failures_total") < 4.0 {
@@ -391,11 +395,26 @@ fn fails_and_retries_at_the_cap(extra: &[&str], expected_error: &str) {
         .unwrap()
         .json()
         .unwrap();
+    // The probe (no key) says that ordering fails, not how; /status has the details.
     assert!(
-        ready["acme_error"]
+        ready["acme_error"].as_str().is_some_and(
+            |e| e.contains("ordering a certificate fails") && !e.contains(expected_error)
+        ),
+        "{ready}"
+    );
+    let status: serde_json::Value = server
+        .blocking_client()
+        .get(server.url("/status"))
+        .header("accept", "application/json")
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert!(
+        status["certificate"]["acme"]["last_error"]
             .as_str()
             .is_some_and(|e| e.contains(expected_error)),
-        "{ready}"
+        "{status}"
     );
     // Still the LAN certificate.
     served_cert(addr, "localhost", &server.ca_pem()).expect("the LAN certificate still serves");
@@ -423,7 +442,7 @@ fn a_bad_tsig_key_or_a_failing_hook_keeps_the_lan_certificate_and_retries_at_the
     let hook = wrong.path().join("failing-hook");
     std::fs::write(
         &hook,
-        "#!/bin/sh\necho \"DuckDNS answered KO\" >&2\nexit 1\n",
+        "#!/bin/sh\necho \"DuckDNS answered KO secret=${EDGELLM_TEST_SECRET:-none} token=${DUCKDNS_TOKEN:-none}\" >&2\nexit 1\n",
     )
     .unwrap();
     make_executable(&hook);
@@ -434,7 +453,7 @@ fn a_bad_tsig_key_or_a_failing_hook_keeps_the_lan_certificate_and_retries_at_the
             "--acme-dns-resolver",
             "127.0.0.1:9",
         ],
-        "DuckDNS answered KO",
+        "DuckDNS answered KO secret=none token=tok",
     );
 }
 

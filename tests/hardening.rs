@@ -124,6 +124,42 @@ fn silent_http2_connections_are_closed_at_the_first_request_deadline() {
     }
 }
 
+/// Over --max-connections-per-client from one address, a connection is closed at once; a
+/// --trusted-proxy (HAProxy pooling many clients' requests) is held to the overall cap only.
+#[test]
+fn the_per_client_connection_cap_spares_trusted_proxies() {
+    let healthz = |c: &mut raw::Tls| -> bool {
+        if c.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            .is_err()
+        {
+            return false;
+        }
+        let mut buf = [0u8; 12];
+        c.read_exact(&mut buf).is_ok() && &buf == b"HTTP/1.1 200"
+    };
+    for (proxy, third_served) in [(false, false), (true, true)] {
+        let mut args = vec!["--max-connections-per-client", "2"];
+        if proxy {
+            args.extend(["--trusted-proxy", "127.0.0.1"]);
+        }
+        let server = Server::start(&args);
+        // Each connection answers before the next opens, so all are open at once.
+        let mut conns = Vec::new();
+        let mut served = Vec::new();
+        for _ in 0..3 {
+            match raw::tls(server.port(), &server.ca_pem(), b"http/1.1") {
+                Ok(mut c) => {
+                    served.push(healthz(&mut c));
+                    conns.push(c);
+                }
+                // Closed before the handshake finished.
+                Err(_) => served.push(false),
+            }
+        }
+        assert_eq!(served, [true, true, third_served], "trusted proxy: {proxy}");
+    }
+}
+
 /// An HTTP/2 connection that finished a request and then sits idle is closed after
 /// --idle-timeout; a request body that trickles in is cut off by --body-timeout.
 #[test]

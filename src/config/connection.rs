@@ -87,6 +87,10 @@ pub struct ConnectionLimits {
     pub max_streams: u32,
     pub max_connections: usize,
     pub max_connections_per_client: usize,
+    /// Peers exempt from the per-client connection cap: the `--trusted-proxy` balancers,
+    /// whose one address carries many clients (each request is still limited per client,
+    /// by the address the proxy forwards).
+    pub pooled_peers: Vec<ipnet::IpNet>,
 }
 
 impl ConnectionArgs {
@@ -118,6 +122,7 @@ impl ConnectionArgs {
             max_streams: self.max_streams_per_connection,
             max_connections: self.max_connections as usize,
             max_connections_per_client: self.max_connections_per_client.max(1) as usize,
+            pooled_peers: Vec::new(),
         })
     }
 }

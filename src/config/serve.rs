@@ -518,7 +518,7 @@ impl ServeConfig {
             keys,
             access: edgellm_api::AccessConfig {
                 rate_limit,
-                trusted_proxies,
+                trusted_proxies: trusted_proxies.clone(),
                 metrics_public: !args.metrics_require_key,
                 cors_origins,
             },
@@ -528,7 +528,10 @@ impl ServeConfig {
                 sensor: args.thermal_sensor,
                 poll: Duration::from_millis(args.thermal_poll_ms.max(50)),
             },
-            connection,
+            connection: ConnectionLimits {
+                pooled_peers: trusted_proxies.clone(),
+                ..connection
+            },
             no_api_key: args.no_api_key,
             max_client_requests: (args.max_client_requests > 0)
                 .then_some(args.max_client_requests as usize),

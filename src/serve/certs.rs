@@ -102,7 +102,7 @@ fn lan_store(config: &ServeConfig) -> Result<(Arc<CertStore>, String), Error> {
 /// Re-check the LAN leaf while serving: a new one goes into service, without a restart,
 /// when the machine's names or addresses changed or the leaf nears expiry.
 fn spawn_lan_recheck(
-    ca: LanCa,
+    mut ca: LanCa,
     names: Vec<String>,
     every: std::time::Duration,
     store: Arc<CertStore>,

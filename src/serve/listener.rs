@@ -94,10 +94,19 @@ pub async fn serve(
             },
             deadline = &mut shutdown => break deadline,
         };
-        let key = edgellm_api::guard::ratelimit::client_key(peer.ip(), &Default::default(), &[]);
-        let Some(client_permit) = per_client.try_acquire(key) else {
-            tracing::debug!(%peer, "too many connections from this client; closed");
-            continue;
+        // A trusted proxy pools many clients' requests on its connections: it is held to
+        // the overall cap only.
+        let pooled = limits.pooled_peers.iter().any(|n| n.contains(&peer.ip()));
+        let client_permit = if pooled {
+            None
+        } else {
+            let key =
+                edgellm_api::guard::ratelimit::client_key(peer.ip(), &Default::default(), &[]);
+            let Some(permit) = per_client.try_acquire(key) else {
+                tracing::debug!(%peer, "too many connections from this client; closed");
+                continue;
+            };
+            Some(permit)
         };
         let connection = Connection {
             transport: transport.clone(),

@@ -45,6 +45,9 @@ pub fn run(config: ServeConfig) -> Result<(), Error> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         // The engine thread does the heavy work; two async workers are plenty for I/O.
         .worker_threads(2)
+        // Requests are prepared (schemas compiled) on the blocking pool: room for the
+        // deepest schema the limits allow, with margin.
+        .thread_stack_size(edgellm_engine::PREP_STACK_BYTES)
         .enable_all()
         .build()
         .map_err(Error::Runtime)?;

@@ -54,11 +54,19 @@ pub async fn off_workers<T: Send + 'static>(
     state: &AppState,
     work: impl FnOnce(&dyn Backend) -> Result<T, BackendError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    let _permit = state
-        .prep
-        .acquire()
-        .await
-        .map_err(|_| BackendError::Unavailable("the server is stopping".into()))?;
+    // A bounded wait: behind a full set of preparations, the request is refused (503) rather
+    // than held with its body for minutes.
+    let _permit = match tokio::time::timeout(crate::state::PREP_WAIT, state.prep.acquire()).await {
+        Ok(Ok(permit)) => permit,
+        Ok(Err(_)) => return Err(BackendError::Unavailable("the server is stopping".into()).into()),
+        Err(_) => {
+            return Err(BackendError::Overloaded {
+                queued: crate::state::PREP_CONCURRENCY,
+                retry_after_secs: 1,
+            }
+            .into())
+        }
+    };
     let backend = Arc::clone(&state.backend);
     tokio::task::spawn_blocking(move || work(backend.as_ref()))
         .await

@@ -23,7 +23,8 @@ use crate::{extra, health, ollama, openai, status, web};
 /// The API router. Transport concerns (TLS, connection limits) live in the daemon.
 pub fn router(state: AppState) -> Router {
     let limit = state.limits.max_body_bytes;
-    // Generations hold a per-client slot until their answer ends.
+    // Generations (and the other work the engine's threads do) hold a per-client slot until
+    // their answer ends.
     let generating = Router::new()
         .route("/v1/chat/completions", post(openai::chat::handler))
         .route("/v1/completions", post(openai::completions::handler))
@@ -32,13 +33,14 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/embeddings", post(openai::embeddings::handler))
         .route("/api/embed", post(ollama::embed::embed))
         .route("/api/embeddings", post(ollama::embed::embeddings))
+        // Tokenising and rendering take the preparation threads as a generation does.
+        .route("/tokenize", post(extra::tokenize::tokenize))
+        .route("/apply-template", post(extra::tokenize::apply_template))
         .layer(from_fn_with_state(state.clone(), clients::limit));
     let mut api = Router::new()
         .merge(generating)
         .route("/v1/models", get(openai::models::list))
         .route("/v1/models/{id}", get(openai::models::get))
-        .route("/tokenize", post(extra::tokenize::tokenize))
-        .route("/apply-template", post(extra::tokenize::apply_template))
         .route("/api/tags", get(ollama::models::tags))
         .route("/api/show", post(ollama::models::show))
         .route("/api/ps", get(ollama::models::ps))

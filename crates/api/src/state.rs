@@ -94,6 +94,9 @@ pub struct AppState {
 /// Requests prepared (template + tokenizer) at once, off the async workers.
 pub const PREP_CONCURRENCY: usize = 2;
 
+/// Longest a request waits for a preparation thread before it is refused with 503.
+pub const PREP_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 impl AppState {
     /// A state with defaults around `backend`: no keys, no rate limit, fresh metrics.
     pub fn new(backend: Arc<dyn Backend>) -> Self {

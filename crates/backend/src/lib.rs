@@ -129,6 +129,12 @@ pub struct EngineStats {
     pub spec_drafted_tokens_total: u64,
     /// Drafted tokens that matched what the model sampled (kept).
     pub spec_accepted_tokens_total: u64,
+    /// Embedding requests the engine holds (in progress or waiting their turn).
+    pub embeddings_active: u64,
+    /// How long ago the engine thread last turned (milliseconds).
+    pub heartbeat_age_ms: u64,
+    /// The engine thread has ended (it never does while the daemon serves).
+    pub engine_stopped: bool,
 }
 
 /// What the HTTP layer needs from an inference engine.

@@ -16,7 +16,7 @@ use tokio::sync::{mpsc, watch};
 use crate::constraint::Constraints;
 use crate::embed::{self, EmbedJob};
 use crate::scheduler::{self, Job, Work};
-use crate::template::ChatTemplate;
+use crate::template::{ChatTemplate, Piece};
 use crate::{load, EngineConfig, EngineError};
 
 /// Events a request's channel holds beyond one per token: `Started`, the final flush, `Done`.
@@ -49,6 +49,10 @@ pub(crate) struct Shared {
     /// left while the engine is busy in a long step (it notices only between steps).
     pub(crate) queued_jobs: std::sync::Mutex<Vec<QueuedJob>>,
     pub(crate) busy: AtomicU64,
+    /// Embedding requests the engine holds.
+    pub(crate) embeds: AtomicU64,
+    /// Set when the engine thread ends, however it ends.
+    pub(crate) stopped: AtomicBool,
     pub(crate) kv_tokens: AtomicU64,
     /// Milliseconds since `started` at the engine loop's last turn (liveness for the watchdog).
     pub(crate) heartbeat_ms: AtomicU64,
@@ -174,6 +178,8 @@ impl EngineHandle {
             queued: AtomicU64::new(0),
             queued_jobs: std::sync::Mutex::new(Vec::new()),
             busy: AtomicU64::new(0),
+            embeds: AtomicU64::new(0),
+            stopped: AtomicBool::new(false),
             kv_tokens: AtomicU64::new(0),
             heartbeat_ms: AtomicU64::new(0),
             started: Instant::now(),
@@ -186,7 +192,18 @@ impl EngineHandle {
         let thread_shared = Arc::clone(&shared);
         std::thread::Builder::new()
             .name("edgellm-engine".into())
-            .spawn(move || scheduler::thread_main(&thread_shared, size, rx))
+            .stack_size(crate::PREP_STACK_BYTES)
+            .spawn(move || {
+                // Marks the engine stopped also when the thread unwinds.
+                struct Stopped<'a>(&'a Shared);
+                impl Drop for Stopped<'_> {
+                    fn drop(&mut self) {
+                        self.0.stopped.store(true, Ordering::Relaxed);
+                    }
+                }
+                let _mark = Stopped(&thread_shared);
+                scheduler::thread_main(&thread_shared, size, rx);
+            })
             .map_err(|e| EngineError::Backend(e.to_string()))?;
         Ok(Self { jobs, shared })
     }
@@ -249,22 +266,76 @@ impl EngineHandle {
             })
     }
 
-    /// Render (for chats, with the tools the model is shown) and tokenise a prompt.
+    /// Count one more job against `--queue`, or refuse it when the queue is full.
+    fn take_place(&self) -> Result<(), BackendError> {
+        let capacity = u64::from(self.shared.config.queue);
+        self.shared
+            .queued
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |q| {
+                (q < capacity).then_some(q + 1)
+            })
+            .map(|_| ())
+            .map_err(|_| BackendError::Overloaded {
+                queued: capacity as usize,
+                retry_after_secs: 1,
+            })
+    }
+
+    /// A job the channel did not take: give its place back and say why.
+    fn refused(&self, err: TrySendError<Work>) -> BackendError {
+        self.shared.queued.fetch_sub(1, Ordering::Relaxed);
+        match err {
+            TrySendError::Full(_) => BackendError::Overloaded {
+                queued: self.shared.config.queue as usize,
+                retry_after_secs: 1,
+            },
+            TrySendError::Disconnected(_) => {
+                BackendError::Unavailable("the engine has stopped".into())
+            }
+        }
+    }
+
+    /// Render (for chats, with the tools the model is shown) and tokenise a prompt. A chat's
+    /// message content is tokenised as text: only the template's own text may hold special
+    /// tokens. A raw text prompt is the client's whole prompt, special tokens included.
     fn tokenize_prompt(
         &self,
         loaded: &Loaded,
         prompt: &Prompt,
         tools: &[serde_json::Value],
     ) -> Result<Vec<LlamaToken>, BackendError> {
-        let text = match prompt {
-            Prompt::Chat(messages) => loaded.template.render(messages, tools)?,
-            Prompt::Text(text) => text.clone(),
+        let pieces = match prompt {
+            Prompt::Chat(messages) => match loaded.template.render_pieces(messages, tools)? {
+                Some(pieces) => pieces,
+                None => {
+                    tracing::debug!("the chat template changes message content; tokenising the prompt as one text");
+                    vec![Piece::Template(loaded.template.render(messages, tools)?)]
+                }
+            },
+            Prompt::Text(text) => vec![Piece::Template(text.clone())],
         };
         let vocab = loaded.model.vocab();
-        let bos = vocab.should_add_bos()
-            && (loaded.template.bos_token().is_empty()
-                || !text.starts_with(loaded.template.bos_token()));
-        Ok(vocab.tokenize(text.as_bytes(), bos, true))
+        let bos_text = loaded.template.bos_token();
+        let starts_with_bos = match pieces.first() {
+            Some(Piece::Template(t)) => !bos_text.is_empty() && t.starts_with(bos_text),
+            _ => false,
+        };
+        let mut tokens = Vec::new();
+        if vocab.should_add_bos() && !starts_with_bos {
+            tokens.push(vocab.bos());
+        }
+        for piece in &pieces {
+            match piece {
+                Piece::Template(t) if !t.is_empty() => {
+                    tokens.extend(vocab.tokenize(t.as_bytes(), false, true))
+                }
+                Piece::Content(t) if !t.is_empty() => {
+                    tokens.extend(vocab.tokenize(t.as_bytes(), false, false))
+                }
+                _ => {}
+            }
+        }
+        Ok(tokens)
     }
 }
 
@@ -303,11 +374,13 @@ impl Backend for EngineHandle {
             ToolChoice::Function(name) => Some(Some(name.clone())),
             _ => None,
         });
+        // With `auto`, the call grammar is compiled now (a bad tool schema fails the request,
+        // not the call later) and kept for a call that starts at a token boundary.
+        let mut call_grammar = None;
         let constraint = match (&tools, &forced) {
             (Some(t), Some(only)) => Some(loaded.constraints()?.calls(t, only.as_deref(), "")?),
             (Some(t), None) => {
-                // Checked now so a bad tool schema fails the request, not the call later.
-                loaded.constraints()?.calls(t, None, "")?;
+                call_grammar = Some(loaded.constraints()?.calls(t, None, "")?);
                 None
             }
             _ => None,
@@ -335,22 +408,13 @@ impl Backend for EngineHandle {
             events,
             submitted: Instant::now(),
             constraint,
+            call_grammar,
             tools: tools.map(|t| (t, forced.is_some())),
         };
         // `queued` counts jobs in the channel and those the engine holds waiting for a
         // slot; together they may not exceed `--queue`.
         self.shared.release_departed();
-        let capacity = u64::from(self.shared.config.queue);
-        let overloaded = || BackendError::Overloaded {
-            queued: capacity as usize,
-            retry_after_secs: 1,
-        };
-        self.shared
-            .queued
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |q| {
-                (q < capacity).then_some(q + 1)
-            })
-            .map_err(|_| overloaded())?;
+        self.take_place()?;
         match self.jobs.try_send(Work::Generate(Box::new(job))) {
             Ok(()) => {
                 self.shared
@@ -360,15 +424,7 @@ impl Backend for EngineHandle {
                     .push(queued_job);
                 Ok(rx)
             }
-            Err(err) => {
-                self.shared.queued.fetch_sub(1, Ordering::Relaxed);
-                Err(match err {
-                    TrySendError::Full(_) => overloaded(),
-                    TrySendError::Disconnected(_) => {
-                        BackendError::Unavailable("the engine has stopped".into())
-                    }
-                })
-            }
+            Err(err) => Err(self.refused(err)),
         }
     }
 
@@ -396,39 +452,44 @@ impl Backend for EngineHandle {
             )));
         }
         // The embedding model's own tokenizer, with the special tokens it adds (BERT-style
-        // models need their CLS/SEP; Qwen adds none).
+        // models need their CLS/SEP; Qwen adds none). Text is never read as special tokens.
         let vocab = loaded.embedding.as_deref().unwrap_or(&loaded.model).vocab();
+        let limit = loaded.info.n_ctx_embedding;
         let mut tokenised = Vec::with_capacity(inputs.len());
+        let mut total = 0;
         for (i, text) in inputs.iter().enumerate() {
             let mut tokens = vocab.tokenize(text.as_bytes(), true, false);
             if tokens.is_empty() {
                 return Err(BackendError::InvalidRequest(format!("input {i} is empty")));
             }
             if truncate {
-                tokens.truncate(embed::MAX_TOKENS);
+                tokens.truncate(limit);
             }
-            if tokens.len() > embed::MAX_TOKENS {
+            if tokens.len() > limit {
                 return Err(BackendError::ContextOverflow {
                     prompt_tokens: tokens.len(),
-                    limit: embed::MAX_TOKENS,
+                    limit,
                 });
+            }
+            total += tokens.len();
+            if total > embed::MAX_REQUEST_TOKENS {
+                return Err(BackendError::InvalidRequest(format!(
+                    "the inputs of one embedding request may hold at most {} tokens together; split the batch",
+                    embed::MAX_REQUEST_TOKENS
+                )));
             }
             tokenised.push(tokens);
         }
         let (reply, rx) = tokio::sync::oneshot::channel();
+        self.take_place()?;
         let job = EmbedJob {
             inputs: tokenised,
             reply,
+            ticket: QueueTicket::new(),
         };
         match self.jobs.try_send(Work::Embed(job)) {
             Ok(()) => Ok(rx),
-            Err(TrySendError::Full(_)) => Err(BackendError::Overloaded {
-                queued: self.shared.config.queue as usize,
-                retry_after_secs: 1,
-            }),
-            Err(TrySendError::Disconnected(_)) => {
-                Err(BackendError::Unavailable("the engine has stopped".into()))
-            }
+            Err(err) => Err(self.refused(err)),
         }
     }
 
@@ -449,6 +510,9 @@ impl Backend for EngineHandle {
             kv_cache_tokens: get(&s.kv_tokens),
             spec_drafted_tokens_total: get(&s.spec_drafted),
             spec_accepted_tokens_total: get(&s.spec_accepted),
+            embeddings_active: get(&s.embeds),
+            heartbeat_age_ms: self.heartbeat_age().as_millis() as u64,
+            engine_stopped: s.stopped.load(Ordering::Relaxed),
         }
     }
 }

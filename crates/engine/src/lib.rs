@@ -18,7 +18,7 @@
 
 pub(crate) mod batch;
 pub mod config;
-mod constraint;
+pub mod constraint;
 pub mod cpu;
 pub mod decoder;
 pub mod embed;
@@ -32,6 +32,11 @@ mod speculate;
 pub mod stop;
 pub mod template;
 pub mod trigger;
+
+/// Stack of the threads that compile grammars and prepare requests (and of the engine
+/// thread): schemas are compiled recursively, and [`constraint::limits`] keeps the deepest
+/// one allowed within a small part of this.
+pub const PREP_STACK_BYTES: usize = 8 << 20;
 
 pub use config::{CacheType, EngineConfig, FlashAttn, SpecMode};
 pub use error::EngineError;

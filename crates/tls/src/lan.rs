@@ -230,8 +230,24 @@ impl LanCa {
     }
 
     /// A new leaf when the stored one no longer fits `identity` or nears expiry; `None`
-    /// while it does (the periodic re-check while serving).
-    pub fn renewed_leaf(&self, identity: &Identity) -> Result<Option<CertifiedKey>, TlsError> {
+    /// while it does (the periodic re-check while serving). A CA replaced on disk meanwhile
+    /// (`edgellm ca import --force` beside the running daemon) is taken up first, so the
+    /// new leaf is its own: never one signed by the old CA stored beside the new one.
+    pub fn renewed_leaf(&mut self, identity: &Identity) -> Result<Option<CertifiedKey>, TlsError> {
+        if let Some(disk) = Self::load(&self.dir)? {
+            if disk.cert_pem.trim() != self.cert_pem.trim() {
+                // `import` writes the key first: between the two writes the pair is torn.
+                if !pair_matches(&disk.cert_pem, &disk.key_pem) {
+                    return Ok(None);
+                }
+                tracing::warn!(
+                    fingerprint = %disk.fingerprint()?,
+                    "the LAN CA was replaced on disk; its leaf goes into service"
+                );
+                self.cert_pem = disk.cert_pem;
+                self.key_pem = disk.key_pem;
+            }
+        }
         match self.stored_leaf(identity)? {
             Some(_) => Ok(None),
             None => self.issue(identity).map(Some),
@@ -265,7 +281,7 @@ impl LanCa {
     /// The leaf on disk, if it covers `identity` (as scoped) and is not near expiry.
     fn stored_leaf(&self, identity: &Identity) -> Result<Option<CertifiedKey>, TlsError> {
         let identity = self.scoped(identity, false)?;
-        let wanted = identity.to_lines();
+        let wanted = self.leaf_record(&identity)?;
         let (Ok(cert), Ok(key), Ok(names)) = (
             read(&self.dir.join("leaf.pem")),
             read(&self.dir.join("leaf.key")),
@@ -287,10 +303,20 @@ impl LanCa {
         Ok(None)
     }
 
+    /// What `leaf.names` says of a leaf for `identity` beside its expiry: the names and the
+    /// CA that signed it (a leaf from another CA is never reused).
+    fn leaf_record(&self, identity: &Identity) -> Result<String, TlsError> {
+        Ok(format!(
+            "{}\nca {}",
+            identity.to_lines(),
+            self.fingerprint()?
+        ))
+    }
+
     /// Issue, save and return a leaf for `identity` (as scoped).
     fn issue(&self, identity: &Identity) -> Result<CertifiedKey, TlsError> {
         let identity = &self.scoped(identity, true)?;
-        let wanted = identity.to_lines();
+        let wanted = self.leaf_record(identity)?;
         let (cert_path, key_path, names_path) = (
             self.dir.join("leaf.pem"),
             self.dir.join("leaf.key"),
@@ -334,6 +360,21 @@ impl LanCa {
             &key.serialize_pem(),
         )
     }
+}
+
+/// Whether `key_pem` is the key of the certificate in `cert_pem`.
+fn pair_matches(cert_pem: &str, key_pem: &str) -> bool {
+    let Some(der) = rustls_pemfile::certs(&mut cert_pem.as_bytes())
+        .next()
+        .and_then(Result::ok)
+    else {
+        return false;
+    };
+    let Ok((_, cert)) = x509_parser::parse_x509_certificate(&der) else {
+        return false;
+    };
+    KeyPair::from_pem(key_pem)
+        .is_ok_and(|k| k.public_key_raw() == &*cert.public_key().subject_public_key.data)
 }
 
 fn read(path: &Path) -> Result<String, TlsError> {
@@ -495,7 +536,7 @@ mod tests {
     fn a_short_lived_leaf_is_renewed_when_a_third_of_its_life_is_left() {
         let dir = std::env::temp_dir().join(format!("edgellm-ca-renew-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        let ca = LanCa::load_or_create(&dir)
+        let mut ca = LanCa::load_or_create(&dir)
             .unwrap()
             .with_leaf_lifetime(std::time::Duration::from_secs(3));
         let id = Identity::of_this_machine(&[]);
@@ -551,6 +592,40 @@ mod tests {
         assert!(err.contains("does not belong"), "{err}");
         assert!(LanCa::import(&base.join("d"), first.cert_pem(), false).is_err());
         assert!(LanCa::import(&base.join("d"), "hello", false).is_err());
+        std::fs::remove_dir_all(&base).unwrap();
+    }
+
+    /// `ca import --force` beside a running daemon: its hourly re-check used to sign a leaf
+    /// with the old CA into the new CA's directory, served with the new chain after a restart.
+    #[test]
+    fn a_ca_replaced_while_serving_signs_the_next_leaf() {
+        let base = std::env::temp_dir().join(format!("edgellm-ca-swap-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        let (dir, other) = (base.join("board"), base.join("other"));
+        let identity = Identity::of_this_machine(&[]);
+        let mut running = LanCa::load_or_create(&dir).unwrap();
+        running.leaf(&identity).unwrap();
+        let new = LanCa::load_or_create(&other).unwrap();
+        LanCa::import(&dir, &new.export_pem(), true).unwrap();
+        let leaf = running
+            .renewed_leaf(&identity)
+            .unwrap()
+            .expect("a leaf from the new CA");
+        assert_eq!(running.fingerprint().unwrap(), new.fingerprint().unwrap());
+        verify(&new, &leaf.cert, "localhost").unwrap();
+        // What a restart loads: the stored leaf, signed by the new CA.
+        let restarted = LanCa::load_or_create(&dir).unwrap();
+        let stored = restarted.leaf(&identity).unwrap();
+        assert_eq!(stored.cert[0], leaf.cert[0]);
+        verify(&new, &stored.cert, "localhost").unwrap();
+        // A leaf signed by another CA is not reused even when its names fit.
+        let third = base.join("third");
+        let mut third_ca = LanCa::load_or_create(&third).unwrap();
+        for f in ["leaf.pem", "leaf.key", "leaf.names"] {
+            std::fs::copy(dir.join(f), third.join(f)).unwrap();
+        }
+        let fresh = third_ca.renewed_leaf(&identity).unwrap().expect("reissued");
+        verify(&third_ca, &fresh.cert, "localhost").unwrap();
         std::fs::remove_dir_all(&base).unwrap();
     }
 

@@ -65,6 +65,10 @@ pub struct JsonSchemaFormat {
 /// Most stop strings a request may give (OpenAI's limit).
 const MAX_STOPS: usize = 4;
 
+/// Longest stop string (bytes): each is matched against the text after every token, on
+/// the engine thread.
+pub const MAX_STOP_BYTES: usize = 256;
+
 fn range(param: &str, value: Option<f32>, lo: f32, hi: f32) -> Result<Option<f32>, ApiError> {
     match value {
         Some(v) if !(lo..=hi).contains(&v) || v.is_nan() => Err(ApiError::invalid(
@@ -154,6 +158,15 @@ impl CommonParams {
             }
             Some(Stop::Many(v)) => v.clone(),
         };
+        if let Some(long) = p.stop.iter().find(|s| s.len() > MAX_STOP_BYTES) {
+            return Err(ApiError::invalid(
+                "stop",
+                format!(
+                    "a stop string may be at most {MAX_STOP_BYTES} bytes long, got {}",
+                    long.len()
+                ),
+            ));
+        }
         let schema = self
             .response_format
             .as_ref()
@@ -213,6 +226,14 @@ mod tests {
             (r#"{"top_k": -1}"#, "top_k"),
             (r#"{"n": 2}"#, "n"),
             (r#"{"stop": ["a","b","c","d","e"]}"#, "stop"),
+            (
+                format!(r#"{{"stop": "{}"}}"#, "x".repeat(257)).as_str(),
+                "stop",
+            ),
+            (
+                format!(r#"{{"stop": ["a", "{}"]}}"#, "x".repeat(257)).as_str(),
+                "stop",
+            ),
         ] {
             assert_eq!(
                 param_of(parse(body).unwrap_err()).as_deref(),

@@ -30,7 +30,7 @@ use tokio::sync::mpsc;
 
 use crate::batch::{self, Part};
 use crate::decoder::Utf8Decoder;
-use crate::embed::{EmbedJob, Embedder};
+use crate::embed::{EmbedJob, EmbedTask, Embedder};
 use crate::handle::{LoadState, Loaded, QueueTicket, Shared};
 use crate::repeat::LoopGuard;
 use crate::speculate::{Acceptance, StepCost};
@@ -41,6 +41,9 @@ use slot::{Active, Slot};
 
 /// How long an idle engine waits for work before it beats its heartbeat again.
 const IDLE_TICK: Duration = Duration::from_millis(500);
+
+/// How often an engine whose every slot waits for a tool-call grammar looks again.
+const GRAMMAR_POLL: Duration = Duration::from_millis(2);
 
 /// What the engine thread is sent.
 #[derive(Debug)]
@@ -59,6 +62,8 @@ pub(crate) struct Job {
     pub(crate) submitted: Instant,
     /// A compiled constraint (JSON schema, or a forced tool call) for the whole answer.
     pub(crate) constraint: Option<LlamaSampler>,
+    /// With `tool_choice: auto`, the call grammar for a call starting at a token boundary.
+    pub(crate) call_grammar: Option<LlamaSampler>,
     /// Tools offered; `forced` when the answer must be a call.
     pub(crate) tools: Option<(Tools, bool)>,
     /// Counts against `--queue` until released (see [`QueueTicket`]).
@@ -130,9 +135,12 @@ struct Scheduler<'m> {
     /// KV cells of the context (shared by all slots unless `--kv-unified off`).
     n_ctx: usize,
     n_batch: usize,
+    n_ubatch: usize,
     shared: &'m Shared,
     /// Created on the first embedding request.
     embedder: Option<Result<Embedder<'m>, String>>,
+    /// Embedding requests, oldest first; the first gets one chunk per turn.
+    embeds: VecDeque<EmbedTask>,
     /// What one more token in a decode batch costs (decides how much to draft).
     step_cost: StepCost,
 }
@@ -161,8 +169,10 @@ impl<'m> Scheduler<'m> {
             waiting: VecDeque::new(),
             n_ctx: cfg.ctx_size as usize,
             n_batch: cfg.batch_size as usize,
+            n_ubatch: cfg.ubatch_size as usize,
             shared,
             embedder: None,
+            embeds: VecDeque::new(),
             step_cost: StepCost::default(),
         }
     }
@@ -178,11 +188,17 @@ impl<'m> Scheduler<'m> {
             }
             let busy = self.slots.iter().filter(|s| s.active.is_some()).count();
             self.shared.busy.store(busy as u64, Ordering::Relaxed);
-            if busy == 0 && !open {
+            let embeds = self.embeds.len() as u64;
+            self.shared.embeds.store(embeds, Ordering::Relaxed);
+            if busy == 0 && self.embeds.is_empty() && !open {
                 return;
             }
             if busy > 0 {
                 self.step();
+            }
+            // One chunk of embedding work per turn, between decode steps.
+            self.embed_step();
+            if busy > 0 || !self.embeds.is_empty() {
                 let pause = self.shared.step_pause_ms.load(Ordering::Relaxed);
                 if pause > 0 {
                     std::thread::sleep(Duration::from_millis(pause));
@@ -201,7 +217,9 @@ impl<'m> Scheduler<'m> {
     /// slots. Blocks (with a heartbeat tick) only when idle. Returns false once every handle
     /// is gone.
     fn admit(&mut self, jobs: &Receiver<Work>) -> bool {
-        let idle = self.slots.iter().all(|s| s.active.is_none()) && self.waiting.is_empty();
+        let idle = self.slots.iter().all(|s| s.active.is_none())
+            && self.waiting.is_empty()
+            && self.embeds.is_empty();
         let mut open = true;
         if idle {
             match jobs.recv_timeout(IDLE_TICK) {
@@ -246,24 +264,54 @@ impl<'m> Scheduler<'m> {
         open || !self.waiting.is_empty()
     }
 
-    /// Queue a generation; run an embedding request at once (between decode steps).
+    /// Queue a generation or an embedding request.
     fn take(&mut self, work: Work) {
         match work {
             Work::Generate(job) => self.waiting.push_back(*job),
-            Work::Embed(job) => {
-                if job.reply.is_closed() {
-                    return;
+            Work::Embed(job) => self.embeds.push_back(EmbedTask::new(job)),
+        }
+    }
+
+    /// Embed one chunk of the oldest embedding request whose client is still there; answer
+    /// it when its last input is done.
+    fn embed_step(&mut self) {
+        let shared = self.shared;
+        self.embeds.retain(|task| {
+            let gone = task.job.reply.is_closed();
+            if gone {
+                if task.job.ticket.release(shared) || task.started() {
+                    shared.cancelled.fetch_add(1, Ordering::Relaxed);
                 }
-                let embedder = self.embedder.get_or_insert_with(|| match self.embedding {
-                    Some(m) => Embedder::new(m, true, &self.shared.config),
-                    None => Embedder::new(self.model, false, &self.shared.config),
-                });
-                let result = match embedder {
-                    Ok(e) => e.run(&job.inputs),
-                    Err(why) => Err(edgellm_backend::BackendError::Unavailable(why.clone())),
-                };
-                let _ = job.reply.send(result);
+                tracing::info!("client left; embedding request cancelled");
             }
+            !gone
+        });
+        let Some(task) = self.embeds.front_mut() else {
+            return;
+        };
+        let _ = task.job.ticket.release(shared);
+        let (model, dedicated) = match self.embedding {
+            Some(m) => (m, true),
+            None => (self.model, false),
+        };
+        let n_ctx = shared
+            .loaded
+            .get()
+            .map_or(crate::embed::MAX_TOKENS, |l| l.info.n_ctx_embedding);
+        let embedder = self
+            .embedder
+            .get_or_insert_with(|| Embedder::new(model, dedicated, n_ctx, &shared.config));
+        let outcome = match embedder {
+            Ok(e) => e.step(task).map(|()| task.result()),
+            Err(why) => Err(edgellm_backend::BackendError::Unavailable(why.clone())),
+        };
+        let reply = match outcome {
+            Ok(None) => return,
+            Ok(Some(done)) => Ok(done),
+            Err(e) => Err(e),
+        };
+        if let Some(task) = self.embeds.pop_front() {
+            let _ = task.job.reply.send(reply);
         }
     }
 
@@ -291,6 +339,8 @@ impl<'m> Scheduler<'m> {
                 .tools
                 .map(|(tools, forced)| CallState::new(tools, forced)),
             events: job.events,
+            call_grammar: job.call_grammar,
+            awaiting: None,
             next_prompt: keep,
             prompt: job.tokens,
             pending: None,
@@ -318,7 +368,12 @@ impl<'m> Scheduler<'m> {
     /// One decode step over all active slots.
     fn step(&mut self) {
         self.cancel_departed();
+        let waiting = self.resume_calls();
         let parts = self.plan();
+        if parts.is_empty() && waiting {
+            // Every active slot waits for a call grammar: do not spin.
+            std::thread::sleep(GRAMMAR_POLL);
+        }
         batch::decode_isolated(self, &parts);
     }
 
@@ -354,6 +409,11 @@ impl<'m> Scheduler<'m> {
                 logits: true,
                 prompt: false,
             });
+        }
+        // Beside streams that are generating, a step takes at most one micro-batch of prompt,
+        // so their next token is never further away than that.
+        if !parts.is_empty() {
+            budget = budget.min(self.n_ubatch);
         }
         for (index, slot) in self.slots.iter().enumerate() {
             let Some(active) = slot.active.as_ref() else {

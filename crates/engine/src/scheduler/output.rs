@@ -5,9 +5,11 @@ use std::time::Instant;
 
 use edgellm_backend::{BackendError, Event, FinishReason, Timings, Usage};
 
+use llama_cpp_2::sampling::LlamaSampler;
 use llama_cpp_2::token::LlamaToken;
 
 use super::calls::Scan;
+use super::slot::AwaitingCall;
 use super::Scheduler;
 use crate::batch::{self, Part};
 use crate::decoder::Utf8Decoder;
@@ -110,9 +112,70 @@ impl Scheduler<'_> {
     }
 
     /// A tool call starts `at` bytes into the generated text: roll the slot back to the token
-    /// holding that byte and go on under the call grammar (see `calls`).
+    /// holding that byte and go on under the call grammar (see `calls`). A call that starts
+    /// at a token boundary (Qwen's `<tool_call>` is one token) uses the grammar compiled at
+    /// submit; any other is compiled off the engine thread while the slot sits out.
     fn start_call(&mut self, index: usize, token: LlamaToken, at: usize) {
         let constraints = self.shared.loaded.get().map(|l| l.constraints());
+        let Some(active) = self.slots[index].active.as_mut() else {
+            return;
+        };
+        let Some(calls) = active.calls.as_mut() else {
+            return;
+        };
+        let prefix = calls.prefix_at(at);
+        if prefix.is_empty() {
+            if let Some(grammar) = active.call_grammar.take() {
+                return self.enter_call(index, token, at, Ok(grammar));
+            }
+        }
+        match constraints {
+            Some(Ok(c)) => {
+                let grammar = c.calls_in_background(calls.tools.clone(), prefix);
+                active.awaiting = Some(AwaitingCall { grammar, token, at });
+            }
+            Some(Err(e)) => self.enter_call(index, token, at, Err(e.to_string())),
+            None => self.enter_call(index, token, at, Err("the model is not loaded".into())),
+        }
+    }
+
+    /// Go on with the slots whose call grammar has arrived. Returns whether a slot still
+    /// waits for one.
+    pub(super) fn resume_calls(&mut self) -> bool {
+        let mut waiting = false;
+        for index in 0..self.slots.len() {
+            let Some(active) = self.slots[index].active.as_mut() else {
+                continue;
+            };
+            let Some(wait) = active.awaiting.as_ref() else {
+                continue;
+            };
+            let result = match wait.grammar.try_recv() {
+                Ok(result) => result,
+                Err(std::sync::mpsc::TryRecvError::Empty) => {
+                    waiting = true;
+                    continue;
+                }
+                Err(std::sync::mpsc::TryRecvError::Disconnected) => {
+                    Err("the grammar could not be compiled".into())
+                }
+            };
+            let Some(wait) = active.awaiting.take() else {
+                continue;
+            };
+            self.enter_call(index, wait.token, wait.at, result);
+        }
+        waiting
+    }
+
+    /// Enter the call under `grammar`, or without one when it could not be built.
+    fn enter_call(
+        &mut self,
+        index: usize,
+        token: LlamaToken,
+        at: usize,
+        grammar: Result<LlamaSampler, String>,
+    ) {
         let slot = &mut self.slots[index];
         let Some(active) = slot.active.as_mut() else {
             return;
@@ -120,14 +183,7 @@ impl Scheduler<'_> {
         let Some(calls) = active.calls.as_mut() else {
             return;
         };
-        let grammar = |prefix: &str| match constraints {
-            Some(Ok(c)) => c
-                .calls(&calls.tools, None, prefix)
-                .map_err(|e| e.to_string()),
-            Some(Err(e)) => Err(e.to_string()),
-            None => Err("the model is not loaded".into()),
-        };
-        let grammar = match grammar(&calls.prefix_at(at)) {
+        let grammar = match grammar {
             Ok(g) => g,
             Err(why) => {
                 tracing::warn!(error = %why, "tool call grammar unavailable; the call is not constrained");

@@ -42,6 +42,14 @@ impl Slot {
     }
 }
 
+/// A tool call that waits for its grammar.
+pub(super) struct AwaitingCall {
+    pub(super) grammar: std::sync::mpsc::Receiver<Result<LlamaSampler, String>>,
+    /// The token where the call was found, and the byte offset of its start.
+    pub(super) token: LlamaToken,
+    pub(super) at: usize,
+}
+
 /// The request a slot is serving.
 pub(super) struct Active {
     pub(super) events: mpsc::Sender<Event>,
@@ -57,6 +65,11 @@ pub(super) struct Active {
     pub(super) params: SamplingParams,
     /// When the request offers tools.
     pub(super) calls: Option<CallState>,
+    /// The call grammar compiled at submit (for a call that starts at a token boundary).
+    pub(super) call_grammar: Option<LlamaSampler>,
+    /// A call has started and its grammar is being compiled off the engine thread; the slot
+    /// sits out the steps until it arrives.
+    pub(super) awaiting: Option<AwaitingCall>,
     /// How well this request's drafts are accepted; `None` when it is not speculated on
     /// (requests offering tools: a call's start rolls the slot back).
     pub(super) spec: Option<Acceptance>,

@@ -75,11 +75,7 @@ pub fn spawn(
                 tokio::time::sleep(wait).await;
             }
             let limit = dns.propagation_limit + Duration::from_secs(300);
-            let result = tokio::time::timeout(limit, order(&settings, &dns, &files, &http))
-                .await
-                .unwrap_or_else(|_| {
-                    Err(format!("the order took longer than {} s", limit.as_secs()))
-                });
+            let result = order(&settings, &dns, &files, &http, limit).await;
             match result {
                 Ok(()) => {
                     failed_in_a_row = 0;
@@ -222,25 +218,33 @@ fn http_client(config: &Arc<rustls::ClientConfig>) -> Box<dyn instant_acme::Http
     Box::new(client)
 }
 
-/// One order, start to certificate in service. The TXT records are removed in every case.
+/// One order, start to certificate in service, within `limit`. The TXT records are removed
+/// in every case, also when the order ran out of time: the clean-up is outside the limit
+/// (each removal is bounded on its own), so records never pile up on the DNS server.
 async fn order(
     settings: &AcmeSettings,
     dns: &Dns01Settings,
     files: &Files,
     http: &Arc<rustls::ClientConfig>,
+    limit: Duration,
 ) -> Result<(), String> {
-    let account = files.account(settings, http).await?;
-    let ids: Vec<Identifier> = settings
-        .domains
-        .iter()
-        .map(|d| Identifier::Dns(d.clone()))
-        .collect();
-    let mut order = account
-        .new_order(&NewOrder::new(&ids))
-        .await
-        .map_err(|e| format!("new order: {e}"))?;
     let mut published = Vec::new();
-    let result = validate_and_issue(settings, dns, &mut order, &mut published).await;
+    let issue = async {
+        let account = files.account(settings, http).await?;
+        let ids: Vec<Identifier> = settings
+            .domains
+            .iter()
+            .map(|d| Identifier::Dns(d.clone()))
+            .collect();
+        let mut order = account
+            .new_order(&NewOrder::new(&ids))
+            .await
+            .map_err(|e| format!("new order: {e}"))?;
+        validate_and_issue(settings, dns, &mut order, &mut published).await
+    };
+    let result = tokio::time::timeout(limit, issue)
+        .await
+        .unwrap_or_else(|_| Err(format!("the order took longer than {} s", limit.as_secs())));
     for (name, value) in &published {
         match dns.publisher.unset(name, value).await {
             Ok(()) => tracing::info!(record = %name, "acme: challenge record removed"),
@@ -288,11 +292,14 @@ async fn validate_and_issue(
         tracing::info!(record = %name, for_name = %shown, "acme: challenge record published");
         published.push((name, value));
     }
-    for (name, value) in published.iter() {
+    // Every record is waited for at once: the wait is the slowest record's, not their sum.
+    let visible = published.iter().map(|(name, value)| async move {
         let servers = dns.publisher.check_servers(&dns.resolvers, name).await?;
         dns::wait_visible(&servers, name, value, dns.propagation_limit).await?;
         tracing::info!(record = %name, servers = ?servers, "acme: challenge record visible");
-    }
+        Ok::<(), String>(())
+    });
+    futures::future::try_join_all(visible).await?;
     let mut authorizations = order.authorizations();
     while let Some(authz) = authorizations.next().await {
         let mut authz = authz.map_err(acme("authorization"))?;

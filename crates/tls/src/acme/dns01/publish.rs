@@ -86,11 +86,19 @@ async fn run_hook(
     value: &str,
 ) -> Result<(), String> {
     let what = format!("DNS hook `{} {action} {name}`", path.display());
-    let run = tokio::process::Command::new(path)
+    let mut command = tokio::process::Command::new(path);
+    command
         .args([action, name, value])
         .stdin(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .output();
+        .kill_on_drop(true);
+    // The hook gets the daemon's environment (its own token, PATH) but none of the daemon's
+    // own settings: `EDGELLM_API_KEYS` and the rest are not a DNS hook's business.
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("EDGELLM_") {
+            command.env_remove(key);
+        }
+    }
+    let run = command.output();
     let output = tokio::time::timeout(HOOK_LIMIT, run)
         .await
         .map_err(|_| format!("{what} did not finish within {} s", HOOK_LIMIT.as_secs()))?

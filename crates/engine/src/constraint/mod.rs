@@ -17,13 +17,17 @@ use llguidance::api::TopLevelGrammar;
 use llguidance::{Matcher, ParserFactory};
 use serde_json::{json, Value};
 
+pub mod limits;
+mod tool_defs;
+
 /// JSON as Qwen writes it (`{"a": 1, "b": [1, 2]}`), with no room for runs of whitespace
 /// that a small model can fall into and never leave.
 fn compact() -> Value {
     json!({ "whitespace_flexible": false, "item_separator": ", ", "key_separator": ": " })
 }
 
-/// Compiles schemas and call grammars for one model.
+/// Compiles schemas and call grammars for one model. Cheap to clone (one shared factory).
+#[derive(Clone)]
 pub(crate) struct Constraints {
     factory: Arc<ParserFactory>,
 }
@@ -42,6 +46,7 @@ impl Constraints {
     fn from_env(env: &toktrie::TokEnv) -> Result<Self, String> {
         let mut factory = ParserFactory::new_simple(env).map_err(|e| e.to_string())?;
         factory.quiet();
+        *factory.limits_mut() = limits::parser_limits();
         Ok(Self {
             factory: Arc::new(factory),
         })
@@ -53,6 +58,7 @@ impl Constraints {
     }
 
     fn json_matcher(&self, schema: &Value) -> Result<Matcher, BackendError> {
+        limits::check(schema)?;
         self.matcher(TopLevelGrammar::from_json_schema(with_options(schema)?))
     }
 
@@ -66,6 +72,28 @@ impl Constraints {
         prefix: &str,
     ) -> Result<LlamaSampler, BackendError> {
         Ok(LlamaSampler::from(self.calls_matcher(tools, only, prefix)?))
+    }
+
+    /// [`Constraints::calls`] compiled on a thread of its own (with
+    /// [`crate::PREP_STACK_BYTES`] of stack), so the engine thread never waits for it: the
+    /// result arrives on the returned channel.
+    pub(crate) fn calls_in_background(
+        &self,
+        tools: Tools,
+        prefix: String,
+    ) -> std::sync::mpsc::Receiver<Result<LlamaSampler, String>> {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let this = self.clone();
+        let spawned = std::thread::Builder::new()
+            .name("edgellm-grammar".into())
+            .stack_size(crate::PREP_STACK_BYTES)
+            .spawn(move || {
+                let _ = tx.send(this.calls(&tools, None, &prefix).map_err(|e| e.to_string()));
+            });
+        if let Err(e) = spawned {
+            tracing::warn!(error = %e, "no thread for a tool-call grammar");
+        }
+        rx
     }
 
     fn calls_matcher(
@@ -111,7 +139,8 @@ fn with_options(schema: &Value) -> Result<Value, BackendError> {
 /// The Lark grammar of a tool-call answer.
 fn calls_lark(tools: &Tools, only: Option<&str>, prefix: &str) -> Result<String, BackendError> {
     let mut choices = Vec::new();
-    for def in &tools.definitions {
+    let mut defs = serde_json::Map::new();
+    for (i, def) in tools.definitions.iter().enumerate() {
         let function = &def["function"];
         let Some(name) = function["name"].as_str() else {
             continue;
@@ -122,7 +151,8 @@ fn calls_lark(tools: &Tools, only: Option<&str>, prefix: &str) -> Result<String,
         let arguments = match &function["parameters"] {
             Value::Null => json!({ "type": "object" }),
             Value::Object(p) if p.is_empty() => json!({ "type": "object" }),
-            p => p.clone(),
+            // Its `$ref`s point into itself: its definitions move to the grammar's root.
+            p => tool_defs::hoist(p, i, &mut defs),
         };
         choices.push(json!({
             "type": "object",
@@ -141,6 +171,10 @@ fn calls_lark(tools: &Tools, only: Option<&str>, prefix: &str) -> Result<String,
     } else {
         json!({ "anyOf": choices })
     };
+    if !defs.is_empty() {
+        call["$defs"] = Value::Object(defs);
+    }
+    limits::check(&call)?;
     call["x-guidance"] = compact();
     let more = if tools.parallel {
         r#" ("\n" tagged)*"#
@@ -232,6 +266,104 @@ mod tests {
         let any = json!({"type": "object"});
         assert!(accepts(c.json_matcher(&any).unwrap(), r#"{"a": [1, 2]}"#));
         assert!(c.json_matcher(&json!({"type": "no-such-type"})).is_err());
+    }
+
+    #[test]
+    fn tool_parameters_may_refer_to_their_own_definitions() {
+        let c = bytes();
+        let tools = Tools {
+            definitions: vec![
+                json!({"type": "function", "function": {"name": "set", "parameters": {
+                    "type": "object", "properties": {"level": {"$ref": "#/$defs/Level"}},
+                    "required": ["level"], "$defs": {"Level": {"enum": ["low", "high"]}}}}}),
+                json!({"type": "function", "function": {"name": "other", "parameters": {
+                    "type": "object", "properties": {"level": {"$ref": "#/$defs/Level"}},
+                    "required": ["level"], "$defs": {"Level": {"type": "integer"}}}}}),
+            ],
+            choice: ToolChoice::Auto,
+            parallel: false,
+        };
+        let m = || c.calls_matcher(&tools, None, "").unwrap();
+        // Each tool's `Level` is its own.
+        assert!(accepts(
+            m(),
+            r#"{"name": "set", "arguments": {"level": "low"}}"#
+        ));
+        assert!(!accepts(
+            m(),
+            r#"{"name": "set", "arguments": {"level": 3}}"#
+        ));
+        assert!(accepts(
+            m(),
+            r#"{"name": "other", "arguments": {"level": 3}}"#
+        ));
+        assert!(!accepts(
+            m(),
+            r#"{"name": "other", "arguments": {"level": "low"}}"#
+        ));
+    }
+
+    #[test]
+    fn schemas_over_the_limits_are_refused_before_compiling() {
+        let c = bytes();
+        let err = c
+            .json_matcher(&limits::tests::ref_chain(20_000))
+            .map(|_| ())
+            .unwrap_err();
+        assert!(err.to_string().contains("cannot be used"), "{err}");
+        let err = c
+            .json_matcher(&limits::tests::ref_chain(300))
+            .map(|_| ())
+            .unwrap_err();
+        assert!(err.to_string().contains("deeper than"), "{err}");
+        // An automaton that explodes (2^18 states) hits the lexer-state limit instead of
+        // taking hundreds of MB.
+        let s = json!({"type": "string", "pattern": "^(a|b)*a(a|b){18}$"});
+        let mut m = c.json_matcher(&s).unwrap();
+        let mut x: u32 = 12345;
+        let mut fed = 0;
+        let mut failed = None;
+        m.consume_tokens(&[u32::from(b'"')]).unwrap();
+        for _ in 0..200_000 {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            let byte = if (x >> 16) & 1 == 0 { b'a' } else { b'b' };
+            if let Err(e) = m
+                .consume_tokens(&[u32::from(byte)])
+                .and_then(|_| m.compute_mask().map(|_| ()))
+            {
+                failed = Some(e.to_string());
+                break;
+            }
+            fed += 1;
+        }
+        eprintln!("fed {fed} bytes, failed: {failed:?}");
+        assert!(failed.is_some());
+    }
+
+    /// The deepest schema the limits let through compiles on a thread with 1 MiB of stack
+    /// (compiling runs on threads with [`crate::PREP_STACK_BYTES`]).
+    #[test]
+    fn the_deepest_allowed_schema_compiles_on_a_small_stack() {
+        let mut defs = serde_json::Map::new();
+        let links = limits::MAX_DEPTH / 3 - 1;
+        for i in 0..links {
+            let next = if i + 1 < links {
+                json!({"type": "object", "properties": {"n": {"$ref": format!("#/$defs/D{}", i + 1)}}})
+            } else {
+                json!({"type": "integer"})
+            };
+            defs.insert(format!("D{i}"), next);
+        }
+        let schema = json!({"$ref": "#/$defs/D0", "$defs": defs});
+        limits::check(&schema).unwrap();
+        std::thread::Builder::new()
+            .stack_size(1 << 20)
+            .spawn(move || {
+                bytes().json_matcher(&schema).unwrap();
+            })
+            .unwrap()
+            .join()
+            .unwrap();
     }
 
     #[test]
