@@ -57,6 +57,66 @@ fn one_request_may_use_the_whole_context_while_the_other_slot_is_idle() {
     assert_eq!(e["error"]["code"], "context_length_exceeded", "{e}");
 }
 
+/// A copy of the test model whose GGUF says it was trained on `n` positions.
+fn model_trained_on(n: u32, dir: &common::TempDir) -> std::path::PathBuf {
+    let mut bytes = std::fs::read(common::model_path()).unwrap();
+    let key = b"qwen2.context_length";
+    let at = bytes
+        .windows(key.len())
+        .take(1 << 20)
+        .position(|w| w == key)
+        .expect("the GGUF names its context length");
+    let value = at + key.len();
+    // GGUF type 4 is UINT32.
+    assert_eq!(bytes[value..value + 4], 4u32.to_le_bytes());
+    bytes[value + 4..value + 8].copy_from_slice(&n.to_le_bytes());
+    let path = dir.path().join("short-context.gguf");
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+/// An embedding model trained on fewer positions than the embedding context: inputs are
+/// cut (or refused) at its training length, not at 512 (positions past it abort llama.cpp
+/// on models with learned positions).
+#[test]
+fn embedding_inputs_stop_at_the_embedding_models_training_length() {
+    let dir = common::TempDir::new("short-ctx");
+    let short = model_trained_on(128, &dir);
+    let server = Server::start(&["--embedding-model", &short.display().to_string()]);
+    let client = server.blocking_client();
+    let models: Value = client
+        .get(server.url("/v1/models"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(
+        models["data"][0]["meta"]["n_ctx_embedding"], 128,
+        "{models}"
+    );
+    let long = "lamp ".repeat(300);
+    let r = client
+        .post(server.url("/v1/embeddings"))
+        .json(&json!({ "input": long }))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let e: Value = r.json().unwrap();
+    assert!(
+        e["error"]["message"].as_str().unwrap().contains("128"),
+        "{e}"
+    );
+    // Ollama's route truncates to the same length and answers.
+    let r: Value = client
+        .post(server.url("/api/embed"))
+        .json(&json!({ "input": long }))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(r["prompt_eval_count"], 128, "{r}");
+}
+
 #[test]
 fn embeddings_come_from_the_embedding_model_when_one_is_given() {
     // No dedicated embedding GGUF can be fetched here, so the test model is loaded a

@@ -7,6 +7,9 @@
 Parts (all by default; --parts to choose):
   hostile  schema-generated hostile requests on both APIs: each gets a 200 or a 4xx in the
            API's own error shape, never a 5xx, a reset or a hang;
+  schemas  the schema-compiler class ($ref chains, deep nesting, huge enums, exponential
+           patterns, allOf/anyOf products, tool schemas, long stops) on both APIs: each a
+           4xx naming the limit or served within the limits;
   flood    bursts, idle TLS connections, slowloris (HTTP/1.1 and HTTP/2) and slow readers
            while /healthz must answer in under a second and a normal client is served.
 Before and after, the greedy answers of both APIs must be identical (the model is intact).
@@ -25,6 +28,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import Target, source_range  # noqa: E402
 import flood  # noqa: E402
 import hostile  # noqa: E402
+import schemas  # noqa: E402
 
 
 def main():
@@ -33,7 +37,7 @@ def main():
     p.add_argument("--ca", help="CA certificate to trust (edgellm ca show); default: system roots")
     p.add_argument("--insecure", action="store_true", help="do not verify the certificate")
     p.add_argument("--key", default=os.environ.get("EDGELLM_KEY"), help="API key (or EDGELLM_KEY)")
-    p.add_argument("--parts", default="hostile,flood")
+    p.add_argument("--parts", default="hostile,schemas,flood")
     p.add_argument("--short", action="store_true", help="the CI form: 200 cases, 20 s of flood")
     p.add_argument("--cases", type=int, help="hostile cases (default 200 short, 1000 full)")
     p.add_argument("--flood-seconds", type=int, help="default 20 short, 120 full")
@@ -52,6 +56,8 @@ def main():
     if "hostile" in parts:
         n = a.cases or (200 if a.short else 1000)
         failures += hostile.run(target, rng, n)
+    if "schemas" in parts:
+        failures += hostile.run_cases(target, schemas.cases(), "schemas")
     if "flood" in parts:
         seconds = a.flood_seconds or (20 if a.short else 120)
         failures += flood.Flood(target, source_range(a.sources), seconds).run(idle_count=a.idle)

@@ -239,8 +239,12 @@ def shape_ok(path, status, data):
 
 def run(target, rng, limit, source=None, log=print):
     """Returns a list of failures (empty when every case behaved)."""
+    return run_cases(target, cases(rng, limit), "hostile", source, log)
+
+
+def run_cases(target, all_cases, label, source=None, log=print):
+    """Send each case; returns a list of failures (empty when every case behaved)."""
     failures = []
-    all_cases = cases(rng, limit)
     counts = {"2xx": 0, "4xx": 0}
     for case in all_cases:
         # A well-behaved client: a 429 from the rate limiter means wait and retry. A server
@@ -272,5 +276,5 @@ def run(target, rng, limit, source=None, log=print):
         elif status >= 400 and not shape_ok(case.path, status, data):
             failures.append(f"{case.name}: {status} not in the API's error shape: {data[:200]!r}")
         counts["2xx" if status < 300 else "4xx"] += 1
-    log(f"hostile: {len(all_cases)} cases, {counts['2xx']} answered, {counts['4xx']} refused with a 4xx, {len(failures)} failures")
+    log(f"{label}: {len(all_cases)} cases, {counts['2xx']} answered, {counts['4xx']} refused with a 4xx, {len(failures)} failures")
     return failures

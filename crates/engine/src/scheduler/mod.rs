@@ -42,6 +42,10 @@ use slot::{Active, Slot};
 /// How long an idle engine waits for work before it beats its heartbeat again.
 const IDLE_TICK: Duration = Duration::from_millis(500);
 
+/// Most prompt tokens one step takes while other slots are generating: ~0.6 s of a
+/// 2-core x86 machine, so a long prompt never holds the other streams' next token longer.
+const PROMPT_BESIDE_STREAMS: usize = 64;
+
 /// How often an engine whose every slot waits for a tool-call grammar looks again.
 const GRAMMAR_POLL: Duration = Duration::from_millis(2);
 
@@ -410,10 +414,11 @@ impl<'m> Scheduler<'m> {
                 prompt: false,
             });
         }
-        // Beside streams that are generating, a step takes at most one micro-batch of prompt,
-        // so their next token is never further away than that.
+        // Beside streams that are generating, a step takes at most one micro-batch of prompt
+        // (and no more than PROMPT_BESIDE_STREAMS), so their next token is never further away
+        // than that.
         if !parts.is_empty() {
-            budget = budget.min(self.n_ubatch);
+            budget = budget.min(self.n_ubatch).min(PROMPT_BESIDE_STREAMS);
         }
         for (index, slot) in self.slots.iter().enumerate() {
             let Some(active) = slot.active.as_ref() else {
