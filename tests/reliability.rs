@@ -10,25 +10,24 @@ use std::process::Command;
 
 use common::Server;
 
-#[test]
-fn the_battery_passes_against_the_daemon() {
-    let server = Server::start(&["--rate-limit-per-second", "5", "--parallel", "2"]);
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/reliability/battery.py");
+/// Run `tests/reliability/<script>` against `server` with `args`; its stdout, once it passed.
+fn run_script(server: &Server, script: &str, args: &[&str]) -> String {
+    let path = format!("{}/tests/reliability/{script}", env!("CARGO_MANIFEST_DIR"));
     let out = Command::new("python3")
-        .arg(script)
-        .args(["--url", &server.url(""), "--short", "--seed", "11"])
-        .args(["--sources", "127.0.0.2-127.0.0.40"])
+        .arg(path)
+        .args(["--url", &server.url("")])
+        .args(args)
         .arg("--ca")
         .arg(server.state.path().join("tls/ca.pem"))
         .env("OMP_WAIT_POLICY", "PASSIVE")
         .output()
-        .expect("python3 runs the battery");
-    let stdout = String::from_utf8_lossy(&out.stdout);
+        .expect("python3 runs the script");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr);
     println!("{stdout}");
     assert!(
         out.status.success(),
-        "the battery failed:\n{stdout}\n{stderr}\n--- server log (tail) ---\n{}",
+        "{script} failed:\n{stdout}\n{stderr}\n--- server log (tail) ---\n{}",
         server
             .log()
             .lines()
@@ -36,6 +35,23 @@ fn the_battery_passes_against_the_daemon() {
             .take(40)
             .collect::<Vec<_>>()
             .join("\n")
+    );
+    stdout
+}
+
+#[test]
+fn the_battery_passes_against_the_daemon() {
+    let server = Server::start(&["--rate-limit-per-second", "5", "--parallel", "2"]);
+    let stdout = run_script(
+        &server,
+        "battery.py",
+        &[
+            "--short",
+            "--seed",
+            "11",
+            "--sources",
+            "127.0.0.2-127.0.0.40",
+        ],
     );
     assert!(stdout.contains("hostile: 200 cases"), "{stdout}");
     assert!(stdout.contains("schemas: 57 cases"), "{stdout}");
@@ -50,29 +66,19 @@ fn the_battery_passes_against_the_daemon() {
 #[test]
 fn no_heavy_request_stalls_the_other_streams() {
     let server = Server::start(&["--parallel", "2", "--ctx-size", "4096"]);
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/reliability/stall.py");
-    let out = Command::new("python3")
-        .arg(script)
-        .args(["--url", &server.url(""), "--short"])
-        .args(["--pid", &server.pid().to_string()])
-        .args(["--gap-target", "5", "--healthz-target", "1"])
-        .arg("--ca")
-        .arg(server.state.path().join("tls/ca.pem"))
-        .output()
-        .expect("python3 runs the stall meter");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    println!("{stdout}");
-    assert!(
-        out.status.success(),
-        "the stall meter failed:\n{stdout}\n{stderr}\n--- server log (tail) ---\n{}",
-        server
-            .log()
-            .lines()
-            .rev()
-            .take(40)
-            .collect::<Vec<_>>()
-            .join("\n")
+    let pid = server.pid().to_string();
+    let stdout = run_script(
+        &server,
+        "stall.py",
+        &[
+            "--short",
+            "--pid",
+            &pid,
+            "--gap-target",
+            "5",
+            "--healthz-target",
+            "1",
+        ],
     );
     assert!(stdout.contains("embedding batch"), "{stdout}");
     assert!(stdout.contains("stall: passed"), "{stdout}");

@@ -5,6 +5,8 @@
 //!
 //! Cases per property: `PROPTEST_CASES` (CI runs a bounded number; raise it locally).
 
+mod common;
+
 use std::sync::{Arc, Mutex};
 
 use axum::body::Body;
@@ -27,20 +29,7 @@ struct Fake {
 
 impl Backend for Fake {
     fn model(&self) -> Option<ModelInfo> {
-        Some(ModelInfo {
-            id: "fake".into(),
-            n_ctx_per_request: 2048,
-            n_ctx_embedding: 512,
-            embedding_dims: 4,
-            embedding_model: "fake".into(),
-            n_ctx_train: 32768,
-            size_bytes: 1,
-            n_params: 1,
-            architecture: "fake".into(),
-            quantization: "Q4_K_M".into(),
-            modified_unix: 0,
-            cpu: Default::default(),
-        })
+        Some(common::model_info())
     }
     fn submit(&self, request: GenerateRequest) -> Result<EventStream, BackendError> {
         let p = &request.params;

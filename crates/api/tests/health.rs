@@ -1,6 +1,8 @@
 //! Health follows the engine: `/readyz` and `/healthz` against the real router with a fake
 //! backend whose engine heartbeat and thread state the test sets.
 
+mod common;
+
 use std::sync::{Arc, Mutex};
 
 use axum::body::Body;
@@ -21,20 +23,7 @@ struct Engine {
 
 impl Backend for Engine {
     fn model(&self) -> Option<ModelInfo> {
-        Some(ModelInfo {
-            id: "fake".into(),
-            n_ctx_per_request: 2048,
-            n_ctx_embedding: 512,
-            embedding_dims: 4,
-            embedding_model: "fake".into(),
-            n_ctx_train: 32768,
-            size_bytes: 1,
-            n_params: 1,
-            architecture: "fake".into(),
-            quantization: "Q4_K_M".into(),
-            modified_unix: 0,
-            cpu: Default::default(),
-        })
+        Some(common::model_info())
     }
     fn submit(&self, _: GenerateRequest) -> Result<EventStream, BackendError> {
         Err(BackendError::Unavailable("not in this test".into()))

@@ -1,6 +1,7 @@
 //! Device health from `sysinfo`, read at scrape time. A missing sensor is simply absent.
 
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use prometheus_client::collector::Collector;
 
@@ -16,14 +17,19 @@ const PI_THROTTLED: &str = "/sys/devices/platform/soc/soc:firmware/get_throttled
 /// Process memory, system memory, CPU use, temperatures, Pi throttling.
 #[derive(Debug)]
 pub struct SystemCollector {
-    state: Mutex<(System, Components)>,
+    state: Mutex<(System, Components, Option<Instant>)>,
     pid: Option<Pid>,
 }
+
+/// Scrapes closer together than this reuse the last reading: `/metrics` and `/status` need
+/// no key by default, and each refresh reads a dozen `/proc` and `/sys` files under the lock
+/// on an async worker.
+const MIN_REFRESH: Duration = Duration::from_secs(1);
 
 impl SystemCollector {
     pub fn new() -> Self {
         Self {
-            state: Mutex::new((System::new(), Components::new_with_refreshed_list())),
+            state: Mutex::new((System::new(), Components::new_with_refreshed_list(), None)),
             pid: sysinfo::get_current_pid().ok(),
         }
     }
@@ -53,15 +59,22 @@ fn sensor_label(label: &str) -> String {
 impl Collector for SystemCollector {
     fn encode(&self, mut enc: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         let mut guard = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        let (sys, components) = &mut *guard;
-        sys.refresh_memory();
-        sys.refresh_cpu_usage();
+        let (sys, components, last) = &mut *guard;
+        let fresh = last.is_some_and(|t| t.elapsed() < MIN_REFRESH);
+        if !fresh {
+            *last = Some(Instant::now());
+            sys.refresh_memory();
+            sys.refresh_cpu_usage();
+            if let Some(pid) = self.pid {
+                sys.refresh_processes_specifics(
+                    ProcessesToUpdate::Some(&[pid]),
+                    true,
+                    ProcessRefreshKind::nothing().with_memory(),
+                );
+            }
+            components.refresh(true);
+        }
         if let Some(pid) = self.pid {
-            sys.refresh_processes_specifics(
-                ProcessesToUpdate::Some(&[pid]),
-                true,
-                ProcessRefreshKind::nothing().with_memory(),
-            );
             if let Some(p) = sys.process(pid) {
                 const_gauge(
                     &mut enc,
@@ -89,7 +102,6 @@ impl Collector for SystemCollector {
             "CPU use over all cores since the previous scrape (0-1)",
             f64::from(sys.global_cpu_usage()) / 100.0,
         )?;
-        components.refresh(true);
         let temps: Family<Vec<(&'static str, String)>, Gauge<f64, std::sync::atomic::AtomicU64>> =
             Family::default();
         let mut any = false;

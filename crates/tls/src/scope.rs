@@ -75,14 +75,17 @@ impl Scope {
         let constraints = cert.name_constraints().ok()??.value;
         let permitted = constraints.permitted_subtrees.as_ref()?;
         let mut scope = Scope::default();
+        let (mut dns_named, mut ips_named) = (false, false);
         for subtree in permitted {
             match &subtree.base {
                 GeneralName::DNSName(name) => {
+                    dns_named = true;
                     scope
                         .dns
                         .push(name.trim_start_matches('.').to_ascii_lowercase());
                 }
                 GeneralName::IPAddress(bytes) => {
+                    ips_named = true;
                     if let Some(net) = net_from_bytes(bytes) {
                         scope.nets.push(net);
                     }
@@ -90,15 +93,24 @@ impl Scope {
                 _ => {}
             }
         }
+        // RFC 5280 4.2.1.10: a name type the permitted subtrees do not mention is not
+        // constrained (an imported CA limited to DNS names still signs for any address).
+        if !ips_named {
+            scope.nets = vec![(IpAddr::from([0u8; 4]), 0), (IpAddr::from([0u16; 8]), 0)];
+        }
+        if !dns_named {
+            scope.dns = vec![String::new()];
+        }
         Some(scope)
     }
 
-    /// Whether `name` is one of the permitted DNS subtrees or under one.
+    /// Whether `name` is one of the permitted DNS subtrees or under one (an empty subtree:
+    /// DNS names are not constrained).
     pub fn permits_dns(&self, name: &str) -> bool {
         let name = name.to_ascii_lowercase();
         self.dns
             .iter()
-            .any(|d| name == *d || name.ends_with(&format!(".{d}")))
+            .any(|d| d.is_empty() || name == *d || name.ends_with(&format!(".{d}")))
     }
 
     /// Whether `ip` lies in a permitted network.
@@ -218,5 +230,33 @@ mod tests {
         params.name_constraints = None;
         let plain = params.self_signed(&key).unwrap();
         assert_eq!(Scope::of_ca(plain.der()), None);
+    }
+
+    /// An imported CA that constrains DNS names only still signs for any address (RFC 5280:
+    /// a name type it does not mention is not constrained); one that names addresses only
+    /// leaves DNS names free.
+    #[test]
+    fn a_name_type_the_ca_does_not_mention_is_not_constrained() {
+        let ca = |subtrees: Vec<GeneralSubtree>| {
+            let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+            params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+            params.name_constraints = Some(NameConstraints {
+                permitted_subtrees: subtrees,
+                excluded_subtrees: Vec::new(),
+            });
+            let key = rcgen::KeyPair::generate().unwrap();
+            Scope::of_ca(params.self_signed(&key).unwrap().der()).unwrap()
+        };
+        let dns_only = ca(vec![GeneralSubtree::DnsName("home.example".into())]);
+        assert!(dns_only.permits_dns("pi.home.example"));
+        assert!(!dns_only.permits_dns("bank.example"));
+        assert!(dns_only.permits_ip("192.168.1.20".parse().unwrap()));
+        assert!(dns_only.permits_ip("2001:db8::1".parse().unwrap()));
+        let ips_only = ca(vec![GeneralSubtree::IpAddress(
+            CidrSubnet::from_addr_prefix("10.0.0.0".parse().unwrap(), 8),
+        )]);
+        assert!(ips_only.permits_dns("anything.example"));
+        assert!(ips_only.permits_ip("10.1.2.3".parse().unwrap()));
+        assert!(!ips_only.permits_ip("192.168.1.20".parse().unwrap()));
     }
 }

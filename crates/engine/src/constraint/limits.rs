@@ -242,32 +242,26 @@ pub(crate) mod tests {
         assert!(err.contains(&format!("deeper than {MAX_DEPTH}")), "{err}");
     }
 
+    /// `n` definitions, each referring to the next twice: 2^n paths.
+    fn diamond(n: usize) -> Value {
+        let mut defs = serde_json::Map::new();
+        for i in 0..n {
+            let next = format!("#/$defs/D{}", i + 1);
+            defs.insert(
+                format!("D{i}"),
+                json!({"anyOf": [{"$ref": next}, {"$ref": next}]}),
+            );
+        }
+        defs.insert(format!("D{n}"), json!({"type": "null"}));
+        json!({"$ref": "#/$defs/D0", "$defs": defs})
+    }
+
     #[test]
     fn a_diamond_of_references_is_walked_once_per_definition() {
-        // Each level refers to the next twice: 2^40 paths, 40 definitions.
-        let mut defs = serde_json::Map::new();
-        for i in 0..40 {
-            let next = format!("#/$defs/D{}", i + 1);
-            defs.insert(
-                format!("D{i}"),
-                json!({"anyOf": [{"$ref": next}, {"$ref": next}]}),
-            );
-        }
-        defs.insert("D40".into(), json!({"type": "null"}));
-        let s = json!({"$ref": "#/$defs/D0", "$defs": defs});
         // 40 links of depth 3 each (object, anyOf array, member) exceed the limit...
-        assert!(check(&s).is_err());
-        // ... and 12 do not, quickly.
-        let mut defs = serde_json::Map::new();
-        for i in 0..12 {
-            let next = format!("#/$defs/D{}", i + 1);
-            defs.insert(
-                format!("D{i}"),
-                json!({"anyOf": [{"$ref": next}, {"$ref": next}]}),
-            );
-        }
-        defs.insert("D12".into(), json!({"type": "null"}));
-        check(&json!({"$ref": "#/$defs/D0", "$defs": defs})).unwrap();
+        assert!(check(&diamond(40)).is_err());
+        // ... and 12 do not, quickly (2^12 paths, 13 definitions walked).
+        check(&diamond(12)).unwrap();
     }
 
     #[test]

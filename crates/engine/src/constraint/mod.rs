@@ -344,17 +344,8 @@ mod tests {
     /// (compiling runs on threads with [`crate::PREP_STACK_BYTES`]).
     #[test]
     fn the_deepest_allowed_schema_compiles_on_a_small_stack() {
-        let mut defs = serde_json::Map::new();
-        let links = limits::MAX_DEPTH / 3 - 1;
-        for i in 0..links {
-            let next = if i + 1 < links {
-                json!({"type": "object", "properties": {"n": {"$ref": format!("#/$defs/D{}", i + 1)}}})
-            } else {
-                json!({"type": "integer"})
-            };
-            defs.insert(format!("D{i}"), next);
-        }
-        let schema = json!({"$ref": "#/$defs/D0", "$defs": defs});
+        // Three levels per link (the reference, the object, its properties).
+        let schema = limits::tests::ref_chain(limits::MAX_DEPTH / 3 - 1);
         limits::check(&schema).unwrap();
         std::thread::Builder::new()
             .stack_size(1 << 20)
