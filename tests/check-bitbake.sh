@@ -4,8 +4,11 @@
 # temporary directory next to a copy of yocto/meta-edgellm, then, as an unprivileged user
 # (bitbake refuses root):
 #   1. `bitbake -p` with MACHINE=raspberrypi5: no error, and no warning naming our layer;
-#   2. `bitbake -n edgellm-image` (dry run of the whole task graph) for raspberrypi5, and
-#      `bitbake -e edgellm-image` for raspberrypi4-64 (same image, Pi 4 tune);
+#   2. `bitbake -g edgellm-image` for raspberrypi5: every task of the image resolves (providers,
+#      DEPENDS/RDEPENDS and task dependencies, task signatures), written to task-depends.dot
+#      (a dry run, `-n`, proves the same graph and then walks its ~6,000 runnable tasks as
+#      no-ops: 6-15 minutes of CI for nothing more); `bitbake -e edgellm-image` for
+#      raspberrypi4-64 (same image, Pi 4 tune);
 #   3. `bitbake -e edgellm`: SRC_URI and SRCREV of the release, the Pi 5 tune, our files;
 #   4. the recipe's expanded do_install run against tests/aarch64.sh's build (if there is one;
 #      EDGELLM_REQUIRE_AARCH64=1 makes it required).
@@ -24,7 +27,11 @@ if [ -z "$snap" ]; then
 fi
 started=$(date +%s)
 work=$(mktemp -d /tmp/edgellm-bitbake.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+stop_server() {
+    [ -d "$work/build" ] && (cd "$work/build" && PATH="$work/layers/bitbake/bin:$PATH" timeout 60 bitbake -m >/dev/null 2>&1 || true)
+    rm -rf "$work"
+}
+trap stop_server EXIT
 mkdir -p "$work/layers" "$work/build/conf"
 for f in "$snap"/*.tar.gz; do tar -xzf "$f" -C "$work/layers"; done
 cp -r yocto/meta-edgellm "$work/layers/"
@@ -43,6 +50,8 @@ BB_NUMBER_PARSE_THREADS = "2"
 LICENSE_FLAGS_ACCEPTED += "synaptics-killswitch"
 # Offline: nothing is fetched by a parse or a dry run.
 BB_NO_NETWORK = "1"
+# One server for the commands of this check: a command for the same machine reuses its parse.
+BB_SERVER_TIMEOUT = "120"
 CONF
 user=$(id -un)
 if [ "$(id -u)" -eq 0 ]; then
@@ -66,17 +75,15 @@ if echo "$out" | grep -E "^(ERROR|WARNING):" | grep -q "meta-edgellm\|edgellm"; 
 fi
 echo "bitbake: parse clean ($(echo "$out" | grep -cE '^WARNING:' || true) warnings from other layers; $(at))"
 
-out=$(bb raspberrypi5 -n edgellm-image 2>&1) || { echo "$out" | tail -40 >&2; fail "dry run failed for raspberrypi5"; }
-tasks=$(echo "$out" | grep -oE "Tasks Summary: Attempted [0-9]+ tasks" | grep -oE "[0-9]+" || echo "?")
-echo "bitbake: dry run of edgellm-image for raspberrypi5: $tasks tasks resolve ($(at))"
-# The Pi 4 image differs in machine settings only (the dry run resolved the same 5946 tasks,
-# at ~15 min of CI each): check that its image is the same appliance with the Pi 4 tune.
-pi4=$(bb raspberrypi4-64 -e edgellm-image 2>&1) || { echo "$pi4" | tail -20 >&2; fail "bitbake -e edgellm-image failed for raspberrypi4-64"; }
-echo "$pi4" | grep -E '^IMAGE_INSTALL=' | grep -q "packagegroup-edgellm" || fail "the Pi 4 image lacks packagegroup-edgellm"
-echo "$pi4" | grep -E '^IMAGE_INSTALL=' | grep -q "kernel-modules" || fail "the Pi 4 image lacks the rpi bbappend (kernel-modules)"
-echo "$pi4" | grep -E '^TUNE_CCARGS=' | grep -q "cortex-a72" || fail "the Pi 4 tune is not cortex-a72"
-echo "bitbake: raspberrypi4-64: edgellm-image with packagegroup-edgellm, cortex-a72 tune ($(at))"
-
+out=$(bb raspberrypi5 -g edgellm-image 2>&1) || { echo "$out" | tail -40 >&2; fail "the task graph of edgellm-image does not resolve for raspberrypi5"; }
+graph="$work/build/task-depends.dot"
+tasks=$(grep -c 'label=' "$graph" || echo 0)
+[ "$tasks" -gt 1000 ] || fail "the task graph of edgellm-image has only $tasks tasks"
+grep -q '"edgellm.do_install"' "$graph" || fail "the image's task graph lacks edgellm.do_install"
+grep -q '"edgellm-image.do_rootfs" -> "edgellm.do_package_write' "$graph" \
+    || grep -q '"edgellm-image.do_rootfs" -> "packagegroup-edgellm' "$graph" \
+    || fail "the image's rootfs does not depend on the edgellm packages"
+echo "bitbake: task graph of edgellm-image for raspberrypi5: $tasks tasks resolve ($(at))"
 env_out=$(bb raspberrypi5 -e edgellm 2>&1) || { echo "$env_out" | tail -20 >&2; fail "bitbake -e edgellm failed"; }
 get() { echo "$env_out" | grep -E "^$1=" | head -n1 | cut -d= -f2- | tr -d '"'; }
 srcrev=$(grep -oE '^SRCREV = "[0-9a-f]{40}"' yocto/meta-edgellm/recipes-ai/edgellm/edgellm_0.1.0.bb | grep -oE '[0-9a-f]{40}')
@@ -86,6 +93,16 @@ get SRC_URI | grep -q "git://github.com/edgellm/edgellm.git;.*tag=v" || fail "SR
 get TUNE_CCARGS | grep -q "cortex-a76" || fail "the Pi 5 tune is not cortex-a76: $(get TUNE_CCARGS)"
 echo "$env_out" | grep -E '^FILES:edgellm=' | grep -q "sysusers.d" || fail "FILES:edgellm lacks sysusers.d"
 echo "bitbake: edgellm builds $(get EDGELLM_TAG) ($srcrev) with$(get TUNE_CCARGS | grep -oE ' -mcpu=[^ ]+')"
+
+# Last: another machine means another parse (~2 min).
+# The Pi 4 image differs in machine settings only (the dry run resolved the same 5946 tasks,
+# at ~15 min of CI each): check that its image is the same appliance with the Pi 4 tune.
+pi4=$(bb raspberrypi4-64 -e edgellm-image 2>&1) || { echo "$pi4" | tail -20 >&2; fail "bitbake -e edgellm-image failed for raspberrypi4-64"; }
+echo "$pi4" | grep -E '^IMAGE_INSTALL=' | grep -q "packagegroup-edgellm" || fail "the Pi 4 image lacks packagegroup-edgellm"
+echo "$pi4" | grep -E '^IMAGE_INSTALL=' | grep -q "kernel-modules" || fail "the Pi 4 image lacks the rpi bbappend (kernel-modules)"
+echo "$pi4" | grep -E '^TUNE_CCARGS=' | grep -q "cortex-a72" || fail "the Pi 4 tune is not cortex-a72"
+echo "bitbake: raspberrypi4-64: edgellm-image with packagegroup-edgellm, cortex-a72 tune ($(at))"
+
 
 # 4. The recipe's do_install, as bitbake expanded it (cargo.bbclass's part and ours), run
 #    against the aarch64 build tests/aarch64.sh made and packaged: the image must get the
