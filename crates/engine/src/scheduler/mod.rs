@@ -378,7 +378,17 @@ impl<'m> Scheduler<'m> {
             // Every active slot waits for a call grammar: do not spin.
             std::thread::sleep(GRAMMAR_POLL);
         }
-        batch::decode_isolated(self, &parts);
+        if self.shared.config.kv_unified {
+            return batch::decode_isolated(self, &parts);
+        }
+        // With a cache per slot, llama.cpp splits a batch into micro-batches with an equal
+        // share of each sequence, so a prompt decoded beside other streams would be cut to
+        // their token count (1, or 1 + a draft), and round differently with it. Prompt
+        // chunks go in a decode of their own: a prompt reads the same whatever runs beside it
+        // (`--kv-unified off` promises answers independent of the other streams).
+        let (prompts, tokens): (Vec<Part>, Vec<Part>) = parts.into_iter().partition(|p| p.prompt);
+        batch::decode_isolated(self, &tokens);
+        batch::decode_isolated(self, &prompts);
     }
 
     /// This step's parts: generating slots first, one token each (plus a draft when
@@ -416,8 +426,12 @@ impl<'m> Scheduler<'m> {
         }
         // Beside streams that are generating, a step takes at most one micro-batch of prompt
         // (and no more than PROMPT_BESIDE_STREAMS), so their next token is never further away
-        // than that.
+        // than that. With a cache per slot the prompt is decoded on its own (see `step`), so
+        // its chunk does not depend on how many tokens the others took either.
         if !parts.is_empty() {
+            if !self.shared.config.kv_unified {
+                budget = self.n_batch;
+            }
             budget = budget.min(self.n_ubatch).min(PROMPT_BESIDE_STREAMS);
         }
         for (index, slot) in self.slots.iter().enumerate() {
