@@ -39,6 +39,10 @@ fn main() -> ExitCode {
         config::Command::Key(cmd) => key::run(cmd),
         config::Command::Pull(args) => args.resolve().and_then(pull::main),
         config::Command::Config(config::ConfigCommand::Check { .. }) => check_config(),
+        config::Command::Config(config::ConfigCommand::Flags) => {
+            print!("{}", config::reference::serve_flags_block());
+            Ok(())
+        }
         config::Command::Generate(args) => {
             config::generate_config(*args).and_then(|(o, e)| generate::main(o, e))
         }

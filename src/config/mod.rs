@@ -1,15 +1,17 @@
 //! Every setting in one place: a flag, an `EDGELLM_*` env var, a default. Parsed by clap
-//! ([`Cli`]), then validated and derived once ([`ServeConfig::from_args`]). Nothing else in
-//! the program reads the environment.
+//! ([`Cli`]), then validated and derived once ([`ServeConfig::from_args`]). The settings file
+//! ([`crate::config_file`]) only fills in `EDGELLM_*` variables the environment does not set,
+//! before clap reads them; nothing after this module reads the environment.
 //!
 //! One file per subcommand: [`serve`] (with [`connection`] limits), [`engine`] (shared by serve, bench and generate),
-//! [`pull`], [`generate`], [`bench`].
+//! [`pull`], [`generate`], [`bench`]; [`reference`] turns the serve flags into the docs' table.
 
 mod bench;
 mod connection;
 mod engine;
 mod generate;
 mod pull;
+pub mod reference;
 mod serve;
 #[cfg(test)]
 mod tests;
@@ -69,6 +71,8 @@ pub enum ConfigCommand {
         #[arg(long, value_name = "PATH")]
         config: Option<PathBuf>,
     },
+    /// Print the `edgellm serve` flag reference as a Markdown table (docs/configuration.md).
+    Flags,
 }
 
 #[derive(Debug, Subcommand)]

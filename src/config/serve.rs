@@ -552,7 +552,7 @@ impl ServeConfig {
             lan_recheck: Duration::from_secs(args.lan_recheck.max(1)),
             status_interval: Duration::from_secs(args.status_interval.clamp(1, 3600)),
             lan_leaf_lifetime: match args.lan_leaf_lifetime {
-                Some(secs) if secs < 60 && secs < args.lan_recheck.saturating_mul(3) => {
+                Some(secs) if secs < args.lan_recheck.max(1).saturating_mul(3) => {
                     return Err(Error::config(
                         "lan-leaf-lifetime",
                         "must be at least three --lan-recheck intervals, so the leaf is renewed in time",

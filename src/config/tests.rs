@@ -48,6 +48,13 @@ fn bad_values_name_the_flag() {
         serve(&["--loop-guard", "128"]).unwrap().engine.loop_guard,
         128
     );
+    // A LAN leaf must outlive three re-checks, or it expires before one renews it.
+    let err = serve(&["--lan-leaf-lifetime", "600"])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("--lan-leaf-lifetime"), "{err}");
+    let ok = serve(&["--lan-leaf-lifetime", "6", "--lan-recheck", "1"]).unwrap();
+    assert_eq!(ok.lan_leaf_lifetime, std::time::Duration::from_secs(6));
 }
 
 fn pull(args: &[&str]) -> Result<PullOptions, Error> {
@@ -95,4 +102,27 @@ fn pull_with_url_takes_its_name_and_needs_a_hash() {
     assert!(err.contains("not an http(s) URL"), "{err}");
     let err = pull(&["--name", "../x"]).unwrap_err().to_string();
     assert!(err.contains("--name"), "{err}");
+}
+
+#[test]
+fn docs_flag_table_matches_the_flag_definitions() {
+    let doc = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/docs/configuration.md"
+    ));
+    let start = doc
+        .find(reference::BEGIN)
+        .expect("BEGIN marker in docs/configuration.md");
+    let end = doc[start..].find(reference::END).expect("END marker") + start + reference::END.len();
+    assert!(
+        doc[start..end].trim_end() == reference::serve_flags_block().trim_end(),
+        "docs/configuration.md's flag table is stale: replace the block between its markers \
+         with the output of `cargo run --release -- config flags`"
+    );
+    for long in ["--node-name", "--config", "--listen", "--api-key-file"] {
+        assert!(
+            doc[start..end].contains(&format!("`{long}")),
+            "{long} missing from the table"
+        );
+    }
 }

@@ -10,6 +10,10 @@
 //! - [`health`]: liveness and readiness probes, `/metrics`.
 //! - [`guard`]: API keys, rate limits, admission, request logs and metrics.
 //! - [`extra`]: llama.cpp-server-compatible helpers (`/tokenize`, `/apply-template`).
+//! - [`status`]: the status page and its JSON at `/status`.
+//! - [`tools`]: tool definitions, tool calls in the history, parsing the model's calls.
+//! - [`embedding`]: the embedding request both APIs share (inputs, limits, usage).
+//! - [`state`]: [`AppState`], what every handler gets (backend, limits, keys, metrics).
 #![forbid(unsafe_code)]
 
 pub mod embedding;

@@ -83,7 +83,8 @@ impl CpuBackend {
 pub struct ModelInfo {
     /// The id clients use in `model` fields.
     pub id: String,
-    /// Context window per request (tokens): the whole context, shared by the slots.
+    /// Most tokens one request may use: the whole context with `--kv-unified on` (shared by
+    /// the slots), a slot's share (`ctx-size / parallel`) with it off.
     pub n_ctx_per_request: usize,
     /// Most tokens one embedding input may have.
     pub n_ctx_embedding: usize,

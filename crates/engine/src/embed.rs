@@ -5,7 +5,7 @@
 //! They come from a second, small llama.cpp context on the same model weights (no second
 //! copy in memory), created on the first embedding request and run by the engine thread
 //! between decode steps. A chat model's embeddings are usable for similarity and small
-//! retrieval jobs but weaker than a dedicated embedding model's (README says so).
+//! retrieval jobs but weaker than a dedicated embedding model's (docs/clients.md says so).
 
 use std::num::NonZeroU32;
 

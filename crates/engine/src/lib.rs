@@ -11,6 +11,10 @@
 //!   spotting where a tool call starts.
 //! - [`embed`]: embeddings from the loaded model.
 //! - `repeat`: the loop guard, which ends an answer that repeats itself.
+//! - `speculate`: prompt-lookup drafts (the scheduler verifies them in `scheduler::speculation`).
+//! - [`cpu`]: which llama.cpp CPU kernels run (aarch64 variants picked at start).
+//! - `batch`: one decode step's batch in parts per slot, so a failed decode fails only its request.
+//! - [`error`]: [`EngineError`], why the engine could not start.
 //!
 //! One thread owns the llama.cpp context; requests reach it over a bounded channel and each
 //! carries its own bounded event channel. Dropping that channel's receiver cancels the request.

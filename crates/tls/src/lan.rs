@@ -272,7 +272,7 @@ impl LanCa {
         if warn && !dropped.is_empty() {
             tracing::warn!(
                 ?dropped,
-                "left out of the LAN certificate: outside what its CA may sign for (home-network names and private addresses); see README to rotate the CA"
+                "left out of the LAN certificate: outside what its CA may sign for (home-network names and private addresses); see docs/https.md to rotate the CA"
             );
         }
         Ok(kept)
