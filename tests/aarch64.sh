@@ -24,7 +24,14 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 rustup target add aarch64-unknown-linux-gnu >/dev/null
 model="$(bash tests/fetch-model.sh | tail -n 1)"
-cargo build --release --bin edgellm
+# The native reference: .ci/run passes the binary its test phase just built from this tree
+# (a separate `cargo build` resolves features without the dev-dependencies and so rebuilds
+# the workspace, a minute of CI, for the same code).
+native_bin="${EDGELLM_NATIVE_BIN:-}"
+if [ -z "$native_bin" ]; then
+    cargo build --release --bin edgellm
+    native_bin="$CARGO_TARGET_DIR/release/edgellm"
+fi
 # The aarch64 llama.cpp comes as CPU variants up to armv9.2, which Debian 12's gcc 12 cannot
 # compile: clang compiles llama.cpp (linking through the cross binutils); Rust code still
 # links with aarch64-linux-gnu-gcc. The settings are the ENV of the image `cross build` uses
@@ -56,7 +63,7 @@ echo "sdot instructions: armv8.2_2 $a76_sdot, armv8.0_1 $a72_sdot"
 [ "$a72_sdot" -eq 0 ] || { echo "the armv8.0_1 variant uses sdot, which a Pi 4 lacks" >&2; exit 1; }
 
 prompt="Write a haiku about the sea."
-native=$("$CARGO_TARGET_DIR/release/edgellm" generate --model "$model" --prompt "$prompt" --max-tokens 6 --threads 2)
+native=$("$native_bin" generate --model "$model" --prompt "$prompt" --max-tokens 6 --threads 2)
 echo "native:  $native"
 for board in "cortex-a72 armv8.0_1 Pi-4" "cortex-a76 armv8.2_2 Pi-5"; do
     read -r cpu variant name <<<"$board"
