@@ -1,7 +1,8 @@
 //! ACME DNS-01 end to end, no inbound port: Pebble validates only through DNS (its TLS and
 //! HTTP validation ports point where nothing listens). RFC 2136 against a real BIND9 with a
 //! TSIG key from `tsig-keygen`, and a hook writing into pebble-challtestsrv; issuance,
-//! wildcard, record removal, renewal while serving, and failures (bad key, failing hook).
+//! wildcard, record removal, renewal while serving, and failures (bad key, failing hook, an
+//! order past its time limit, whose records are still removed).
 
 mod common;
 
@@ -421,7 +422,8 @@ fn fails_and_retries_at_the_cap(extra: &[&str], expected_error: &str) {
 }
 
 #[test]
-fn a_bad_tsig_key_or_a_failing_hook_keeps_the_lan_certificate_and_retries_at_the_cap() {
+fn a_bad_key_a_failing_hook_or_an_order_past_its_limit_keeps_the_lan_certificate_retries_and_cleans_up(
+) {
     let _serial = common::serial();
     let bind = Bind::start();
     // Same key name, another secret.
@@ -455,6 +457,39 @@ fn a_bad_tsig_key_or_a_failing_hook_keeps_the_lan_certificate_and_retries_at_the
         ],
         "DuckDNS answered KO secret=none token=tok",
     );
+
+    // An order past --acme-order-timeout-seconds (the record never becomes visible): each
+    // published record is still removed.
+    let calls = wrong.path().join("calls.log");
+    let hook = wrong.path().join("logging-hook");
+    std::fs::write(
+        &hook,
+        format!("#!/bin/sh\necho \"$1 $2 $3\" >> '{}'\n", calls.display()),
+    )
+    .unwrap();
+    make_executable(&hook);
+    fails_and_retries_at_the_cap(
+        &[
+            "--acme-dns-hook",
+            &hook.display().to_string(),
+            "--acme-dns-resolver",
+            "127.0.0.1:9",
+            "--acme-dns-wait-seconds",
+            "120",
+            "--acme-order-timeout-seconds",
+            "3",
+        ],
+        "the order took longer than 3 s",
+    );
+    let calls = std::fs::read_to_string(&calls).unwrap();
+    let calls: Vec<Vec<&str>> = calls.lines().map(|l| l.split(' ').collect()).collect();
+    // Four orders ran out of time; the last line may be a fifth order's set.
+    assert!(calls.len() >= 6, "{calls:?}");
+    for pair in calls[..calls.len() / 2 * 2].chunks(2) {
+        assert_eq!(pair[0][..2], ["set", RECORD], "{calls:?}");
+        assert_eq!(pair[1][..2], ["unset", RECORD], "{calls:?}");
+        assert_eq!(pair[0][2], pair[1][2], "{calls:?}");
+    }
 }
 
 /// A plain-HTTP stand-in for a DNS provider's API on 127.0.0.1: records each request as

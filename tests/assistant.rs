@@ -1,7 +1,7 @@
 //! An assistant's features with the real model: tool calls, structured outputs and
 //! embeddings through the real `openai` and `ollama` clients and LangChain (including a
-//! Home Assistant-shaped exchange), one request using the whole shared context, and clear
-//! errors for requests that cannot be served.
+//! Home Assistant-shaped exchange), a tool call starting inside a token, one request using
+//! the whole shared context, and clear errors for requests that cannot be served.
 
 mod common;
 
@@ -164,6 +164,51 @@ fn embeddings_come_from_the_embedding_model_when_one_is_given() {
     let norm: f64 = a.iter().map(|x| x * x).sum::<f64>().sqrt();
     assert!((norm - 1.0).abs() < 1e-3, "{norm}");
     assert!(a.iter().zip(&b).map(|(x, y)| x * y).sum::<f64>() > 0.5);
+}
+
+/// A call that starts inside a token (here ` {"`, after "OK") cannot use the call grammar
+/// compiled at submit, which starts at a token boundary: its grammar is compiled on a
+/// thread of its own while the slot sits out, and the call still comes out whole.
+#[test]
+fn a_call_starting_inside_a_token_gets_its_grammar_off_the_engine_thread() {
+    let server = Server::start(&[]);
+    let tools = json!([{ "type": "function", "function": { "name": "get_time",
+        "description": "Current time in a city",
+        "parameters": { "type": "object", "properties": { "city": { "type": "string" } },
+            "required": ["city"] } } }]);
+    let body = json!({
+        "messages": [
+            { "role": "system", "content": "You repeat text exactly." },
+            { "role": "user", "content":
+                r#"Repeat exactly: OK {"name": "get_time", "arguments": {"city": "Paris"}}"# },
+        ],
+        "tools": tools,
+        "temperature": 0,
+        "max_tokens": 60,
+    });
+    let (status, answer) = server.post_json("/v1/chat/completions", &body);
+    assert_eq!(status, 200, "{answer}");
+    let message = &answer["choices"][0]["message"];
+    assert_eq!(
+        message["content"].as_str().map(str::trim),
+        Some("OK"),
+        "{answer}"
+    );
+    let call = &message["tool_calls"][0]["function"];
+    assert_eq!(call["name"], "get_time", "{answer}");
+    let arguments: Value = serde_json::from_str(call["arguments"].as_str().unwrap()).unwrap();
+    assert_eq!(arguments, json!({ "city": "Paris" }), "{answer}");
+    assert_eq!(
+        answer["choices"][0]["finish_reason"], "tool_calls",
+        "{answer}"
+    );
+    let log = server.log();
+    assert!(
+        log.contains(
+            "tool call starts inside a token: its grammar is compiled off the engine thread"
+        ),
+        "the call did not take the background path:\n{log}"
+    );
 }
 
 #[test]

@@ -114,6 +114,15 @@ pub struct ServeArgs {
     )]
     pub acme_dns_wait_seconds: u64,
 
+    /// The longest one DNS-01 order may take, start to certificate, in seconds; the records
+    /// are removed afterwards in every case [default: --acme-dns-wait-seconds + 300]
+    #[arg(
+        long,
+        env = "EDGELLM_ACME_ORDER_TIMEOUT_SECONDS",
+        value_name = "SECONDS"
+    )]
+    pub acme_order_timeout_seconds: Option<u64>,
+
     /// Certificate chain file, PEM (--tls files); reloaded when it changes and on SIGHUP.
     #[arg(long, env = "EDGELLM_TLS_CERT", value_name = "PEM")]
     pub tls_cert: Option<PathBuf>,
@@ -475,6 +484,7 @@ impl ServeConfig {
                     hook: &args.acme_dns_hook,
                     resolvers: &args.acme_dns_resolvers,
                     wait_seconds: args.acme_dns_wait_seconds,
+                    order_seconds: args.acme_order_timeout_seconds,
                 })?;
                 let directory = match (args.acme_directory, args.acme_staging) {
                     (Some(url), _) => url,
@@ -596,6 +606,7 @@ struct AcmeChallengeArgs<'a> {
     hook: &'a Option<PathBuf>,
     resolvers: &'a [String],
     wait_seconds: u64,
+    order_seconds: Option<u64>,
 }
 
 fn acme_challenge(args: &AcmeChallengeArgs) -> Result<edgellm_tls::acme::Challenge, Error> {
@@ -676,9 +687,21 @@ fn acme_challenge(args: &AcmeChallengeArgs) -> Result<edgellm_tls::acme::Challen
             ))
         }
     };
+    let propagation_limit = std::time::Duration::from_secs(args.wait_seconds.max(1));
+    let order_limit = match args.order_seconds {
+        Some(0) => {
+            return Err(Error::config(
+                "acme-order-timeout-seconds",
+                "--acme-order-timeout-seconds must be at least 1",
+            ))
+        }
+        Some(secs) => std::time::Duration::from_secs(secs),
+        None => propagation_limit + std::time::Duration::from_secs(300),
+    };
     Ok(edgellm_tls::acme::Challenge::Dns01(Dns01Settings {
         publisher,
         resolvers: args.resolvers.to_vec(),
-        propagation_limit: std::time::Duration::from_secs(args.wait_seconds.max(1)),
+        propagation_limit,
+        order_limit,
     }))
 }

@@ -26,6 +26,7 @@ use edgellm_backend::Backend;
 use edgellm_engine::EngineHandle;
 use edgellm_observe::engine::EngineCollector;
 use edgellm_observe::system::SystemCollector;
+use edgellm_observe::DeviceReader;
 use edgellm_observe::{FnGauge, FnInfo, Metrics, ThermalGuard};
 use edgellm_tls::CertStore;
 
@@ -77,11 +78,14 @@ async fn serve(mut config: ServeConfig) -> Result<(), Error> {
     tracing::info!(%addr, model = %config.engine.model_path.display(), "listening on https://{addr}");
 
     let backend: Arc<dyn Backend> = Arc::new(engine.clone());
+    // One sysinfo reader for /metrics, /status and the history.
+    let device = Arc::new(DeviceReader::new());
     let metrics = Arc::new(metrics(
         &engine,
         &backend,
         &store,
         certs.acme_status.clone(),
+        &device,
     ));
     let thermal = config
         .thermal
@@ -100,6 +104,7 @@ async fn serve(mut config: ServeConfig) -> Result<(), Error> {
         certs.acme_status.clone(),
         &backend,
         thermal.clone(),
+        device,
     );
     let flags = Arc::new(RuntimeFlags::new(thermal));
     let state = AppState {
@@ -222,6 +227,7 @@ fn metrics(
     backend: &Arc<dyn Backend>,
     store: &Arc<CertStore>,
     acme: Option<Arc<edgellm_tls::acme::AcmeStatus>>,
+    device: &Arc<DeviceReader>,
 ) -> Metrics {
     let mut metrics = Metrics::new();
     let load = {
@@ -229,7 +235,7 @@ fn metrics(
         Arc::new(move || engine.load_seconds())
     };
     metrics.register_collector(Box::new(EngineCollector::new(Arc::clone(backend), load)));
-    metrics.register_collector(Box::new(SystemCollector::new()));
+    metrics.register_collector(Box::new(SystemCollector::new(Arc::clone(device))));
     if let Some(status) = acme {
         use std::sync::atomic::Ordering::Relaxed;
         let failures = Arc::clone(&status);

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use edgellm_api::status::StatusSources;
 use edgellm_backend::Backend;
-use edgellm_observe::{History, ThermalGuard};
+use edgellm_observe::{DeviceReader, History, ThermalGuard};
 use edgellm_tls::acme::AcmeStatus;
 use edgellm_tls::CertStore;
 use serde_json::{json, Value};
@@ -19,9 +19,10 @@ pub fn sources(
     acme: Option<Arc<AcmeStatus>>,
     backend: &Arc<dyn Backend>,
     thermal: Option<Arc<ThermalGuard>>,
+    device: Arc<DeviceReader>,
 ) -> Arc<StatusSources> {
     let history = History::hour(config.status_interval);
-    tokio::spawn(Arc::clone(&history).run(Arc::clone(backend), thermal));
+    tokio::spawn(Arc::clone(&history).run(Arc::clone(backend), thermal, Arc::clone(&device)));
     let source = match &config.tls {
         TlsSource::Lan => "lan",
         TlsSource::Acme(_) => "acme",
@@ -29,7 +30,7 @@ pub fn sources(
     };
     let store = Arc::clone(store);
     let certificate = Box::new(move || certificate(source, &store, acme.as_deref()));
-    Arc::new(StatusSources::new(history, certificate, cpu()))
+    Arc::new(StatusSources::new(history, certificate, cpu(), device))
 }
 
 fn certificate(source: &str, store: &CertStore, acme: Option<&AcmeStatus>) -> Value {

@@ -331,6 +331,18 @@ impl Server {
             .unwrap()
     }
 
+    /// POST a JSON body; the status and the JSON answer.
+    pub fn post_json(&self, path: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
+        let r = self
+            .blocking_client()
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().unwrap())
+    }
+
     /// `/metrics` as text, fetched with this server's own client.
     pub fn metrics(&self) -> String {
         self.blocking_client()

@@ -5,11 +5,10 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::system::DeviceReader;
+use crate::ThermalGuard;
 use edgellm_backend::Backend;
 use serde::Serialize;
-use sysinfo::{Components, Pid, ProcessRefreshKind, ProcessesToUpdate, System};
-
-use crate::ThermalGuard;
 
 /// One sample.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -66,8 +65,8 @@ impl History {
         self: Arc<Self>,
         backend: Arc<dyn Backend>,
         thermal: Option<Arc<ThermalGuard>>,
+        device: Arc<DeviceReader>,
     ) {
-        let mut device = Device::new();
         let mut tick = tokio::time::interval(self.every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut last: Option<(std::time::Instant, u64)> = None;
@@ -83,81 +82,15 @@ impl History {
             let temperature_c = thermal
                 .as_ref()
                 .and_then(|t| t.read_celsius())
-                .or(reading.temperature_c);
+                .or(reading.hottest_celsius());
             self.push(Sample {
                 unix: SystemTime::now()
                     .duration_since(UNIX_EPOCH)
                     .map_or(0, |d| d.as_secs()),
                 temperature_c,
                 tokens_per_second,
-                rss_mib: reading.rss_mib,
+                rss_mib: reading.rss_bytes.unwrap_or(0) as f64 / (1024.0 * 1024.0),
             });
-        }
-    }
-}
-
-/// What the device reports now.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
-pub struct Reading {
-    pub rss_mib: f64,
-    pub memory_total_mib: f64,
-    pub memory_available_mib: f64,
-    pub temperature_c: Option<f64>,
-    /// Raspberry Pi firmware `get_throttled` bits, on a Pi.
-    pub pi_throttled_flags: Option<u64>,
-}
-
-/// Reads memory and sensors with `sysinfo`.
-#[derive(Debug)]
-pub struct Device {
-    sys: System,
-    components: Components,
-    pid: Option<Pid>,
-}
-
-impl Default for Device {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl Device {
-    pub fn new() -> Self {
-        Self {
-            sys: System::new(),
-            components: Components::new_with_refreshed_list(),
-            pid: sysinfo::get_current_pid().ok(),
-        }
-    }
-
-    pub fn read(&mut self) -> Reading {
-        const MIB: f64 = 1024.0 * 1024.0;
-        self.sys.refresh_memory();
-        let mut rss = 0.0;
-        if let Some(pid) = self.pid {
-            self.sys.refresh_processes_specifics(
-                ProcessesToUpdate::Some(&[pid]),
-                true,
-                ProcessRefreshKind::nothing().with_memory(),
-            );
-            rss = self
-                .sys
-                .process(pid)
-                .map_or(0.0, |p| p.memory() as f64 / MIB);
-        }
-        self.components.refresh(true);
-        let temperature_c = self
-            .components
-            .iter()
-            .filter_map(|c| c.temperature().filter(|t| t.is_finite()))
-            .map(f64::from)
-            .reduce(f64::max);
-        Reading {
-            rss_mib: rss,
-            memory_total_mib: self.sys.total_memory() as f64 / MIB,
-            memory_available_mib: self.sys.available_memory() as f64 / MIB,
-            temperature_c,
-            pi_throttled_flags: crate::system::pi_throttled_flags(),
         }
     }
 }
@@ -181,14 +114,5 @@ mod tests {
         assert_eq!(s.len(), 6);
         assert_eq!(s.first().unwrap().unix, 4);
         assert_eq!(s.last().unwrap().unix, 9);
-    }
-
-    #[test]
-    fn the_device_reports_memory() {
-        let r = Device::new().read();
-        assert!(
-            r.rss_mib > 0.0 && r.memory_total_mib >= r.memory_available_mib,
-            "{r:?}"
-        );
     }
 }

@@ -2,7 +2,7 @@
 //! (no key needed to load it; it asks for the key, as the chat page does, and loads nothing
 //! from the internet); everyone else gets JSON, under the same key rule as `/metrics`.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::{Request, State};
@@ -10,7 +10,7 @@ use axum::http::{header, HeaderMap};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 use axum::Json;
-use edgellm_observe::{Device, History};
+use edgellm_observe::{DeviceReader, History, Snapshot};
 use serde_json::{json, Value};
 
 use crate::state::AppState;
@@ -30,7 +30,8 @@ pub struct StatusSources {
     pub certificate: Box<dyn Fn() -> Value + Send + Sync>,
     /// CPU and llama.cpp backend description.
     pub cpu: Value,
-    device: Mutex<Device>,
+    /// The daemon's one `sysinfo` reader (shared with `/metrics` and the history).
+    pub device: Arc<DeviceReader>,
 }
 
 impl StatusSources {
@@ -38,13 +39,14 @@ impl StatusSources {
         history: Arc<History>,
         certificate: Box<dyn Fn() -> Value + Send + Sync>,
         cpu: Value,
+        device: Arc<DeviceReader>,
     ) -> Self {
         Self {
             started: Instant::now(),
             history,
             certificate,
             cpu,
-            device: Mutex::new(Device::new()),
+            device,
         }
     }
 }
@@ -84,14 +86,15 @@ pub async fn status(State(state): State<AppState>, headers: HeaderMap) -> Respon
             .into_response();
     }
     let reading = match &state.status {
-        Some(s) => s.device.lock().unwrap_or_else(|e| e.into_inner()).read(),
-        None => Device::new().read(),
+        Some(s) => s.device.read(),
+        None => Arc::new(Snapshot::default()),
     };
     Json(document(&state, &reading)).into_response()
 }
 
 /// The JSON form (every field the page shows).
-fn document(state: &AppState, reading: &edgellm_observe::history::Reading) -> Value {
+fn document(state: &AppState, reading: &Snapshot) -> Value {
+    const MIB: f64 = 1024.0 * 1024.0;
     let stats = state.backend.stats();
     let model = state.backend.model();
     let samples = state
@@ -126,13 +129,13 @@ fn document(state: &AppState, reading: &edgellm_observe::history::Reading) -> Va
             "drafted_tokens_total": stats.spec_drafted_tokens_total,
             "accepted_tokens_total": stats.spec_accepted_tokens_total,
         },
-        "temperature_c": reading.temperature_c,
+        "temperature_c": reading.hottest_celsius(),
         "thermal_throttled": state.runtime.too_hot(),
         "pi_throttled_flags": reading.pi_throttled_flags,
         "memory": {
-            "rss_mib": reading.rss_mib,
-            "total_mib": reading.memory_total_mib,
-            "available_mib": reading.memory_available_mib,
+            "rss_mib": reading.rss_bytes.unwrap_or(0) as f64 / MIB,
+            "total_mib": reading.memory_total_bytes as f64 / MIB,
+            "available_mib": reading.memory_available_bytes as f64 / MIB,
         },
         "history": {
             "interval_seconds": state.status.as_ref().map_or(0, |s| s.history.every.as_secs()),

@@ -117,6 +117,7 @@ impl Scheduler<'_> {
     /// submit; any other is compiled off the engine thread while the slot sits out.
     fn start_call(&mut self, index: usize, token: LlamaToken, at: usize) {
         let constraints = self.shared.loaded.get().map(|l| l.constraints());
+        let seq = self.slots[index].seq;
         let Some(active) = self.slots[index].active.as_mut() else {
             return;
         };
@@ -131,6 +132,7 @@ impl Scheduler<'_> {
         }
         match constraints {
             Some(Ok(c)) => {
+                tracing::debug!(slot = seq, prefix = %prefix, "tool call starts inside a token: its grammar is compiled off the engine thread");
                 let grammar = c.calls_in_background(calls.tools.clone(), prefix);
                 active.awaiting = Some(AwaitingCall { grammar, token, at });
             }

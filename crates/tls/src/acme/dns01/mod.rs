@@ -40,6 +40,8 @@ pub struct Dns01Settings {
     pub resolvers: Vec<String>,
     /// The longest wait for the record to become visible.
     pub propagation_limit: Duration,
+    /// The longest one order may take (the clean-up afterwards is bounded on its own).
+    pub order_limit: Duration,
 }
 
 /// Start ordering and renewing in a task; the store gets every new certificate.
@@ -74,8 +76,7 @@ pub fn spawn(
                 tracing::info!(renew_in_secs = wait.as_secs(), "acme: next DNS-01 order");
                 tokio::time::sleep(wait).await;
             }
-            let limit = dns.propagation_limit + Duration::from_secs(300);
-            let result = order(&settings, &dns, &files, &http, limit).await;
+            let result = order(&settings, &dns, &files, &http, dns.order_limit).await;
             match result {
                 Ok(()) => {
                     failed_in_a_row = 0;
@@ -288,9 +289,11 @@ async fn validate_and_issue(
             .ok_or_else(|| format!("the CA offers no dns-01 challenge for {shown}"))?;
         let value = challenge.key_authorization().dns_value();
         let name = format!("_acme-challenge.{base}");
+        // Recorded before it is set: a publication cut off by the order's limit (or one
+        // that failed half-way) is removed too.
+        published.push((name.clone(), value.clone()));
         dns.publisher.set(&name, &value).await?;
         tracing::info!(record = %name, for_name = %shown, "acme: challenge record published");
-        published.push((name, value));
     }
     // Every record is waited for at once: the wait is the slowest record's, not their sum.
     let visible = published.iter().map(|(name, value)| async move {
