@@ -8,7 +8,13 @@
 # prefix is compared). The dotprod variant must contain `sdot` instructions. A missing
 # backend directory must be a one-line error. Prints the sizes. (qemu timings mean nothing
 # for board speed and are not reported.)
+#
+#   bash tests/aarch64.sh           build, package and run the checks
+#   bash tests/aarch64.sh --build   build and package only (.ci/run starts it in the
+#                                   background at idle priority while the tests run)
 set -euo pipefail
+build_only=""
+[ "${1:-}" = "--build" ] && build_only=1
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/edgellm/target}"
 packages=(gcc-aarch64-linux-gnu g++-aarch64-linux-gnu libgomp1-arm64-cross qemu-user)
@@ -23,15 +29,6 @@ if [ "${#missing[@]}" -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 fi
 rustup target add aarch64-unknown-linux-gnu >/dev/null
-model="$(bash tests/fetch-model.sh | tail -n 1)"
-# The native reference: .ci/run passes the binary its test phase just built from this tree
-# (a separate `cargo build` resolves features without the dev-dependencies and so rebuilds
-# the workspace, a minute of CI, for the same code).
-native_bin="${EDGELLM_NATIVE_BIN:-}"
-if [ -z "$native_bin" ]; then
-    cargo build --release --bin edgellm
-    native_bin="$CARGO_TARGET_DIR/release/edgellm"
-fi
 # The aarch64 llama.cpp comes as CPU variants up to armv9.2, which Debian 12's gcc 12 cannot
 # compile: clang compiles llama.cpp (linking through the cross binutils); Rust code still
 # links with aarch64-linux-gnu-gcc. The settings are the ENV of the image `cross build` uses
@@ -47,6 +44,18 @@ find "$CARGO_TARGET_DIR/aarch64-unknown-linux-gnu" -maxdepth 2 -xtype l -name 'l
 )
 packaged=$(bash deploy/dist/package.sh aarch64-unknown-linux-gnu release)
 echo "$packaged"
+if [ -n "$build_only" ]; then
+    exit 0
+fi
+model="$(bash tests/fetch-model.sh | tail -n 1)"
+# The native reference: .ci/run passes the binary its test phase just built from this tree
+# (a separate `cargo build` resolves features without the dev-dependencies and so rebuilds
+# the workspace, a minute of CI, for the same code).
+native_bin="${EDGELLM_NATIVE_BIN:-}"
+if [ -z "$native_bin" ]; then
+    cargo build --release --bin edgellm
+    native_bin="$CARGO_TARGET_DIR/release/edgellm"
+fi
 tree=$(sed -n 1p <<<"$packaged")
 bin="$tree/usr/bin/edgellm"
 libs="$tree/usr/lib/edgellm"

@@ -2,7 +2,7 @@
 # Install what building and testing edgellm needs on Debian/Ubuntu, if missing:
 # cmake + clang/libclang (llama.cpp and its bindgen), BIND9 (ACME DNS-01 tests), promtool (from prometheus, to check
 # /metrics), pebble (a test ACME CA), systemd (systemd-analyze), chromium + playwright-core
-# (the chat page), haproxy (several boards behind a balancer), a venv with the openai and
+# (the chat page), haproxy (several boards behind a balancer), the aarch64 cross compilers, a venv with the openai and
 # ollama Python clients, LangChain and kubernetes-validate, rustfmt and clippy, bitbake's
 # host tools and locale.
 # `tests/setup.sh build` installs only what building and running the daemon needs.
@@ -15,6 +15,9 @@ packages=(cmake clang libclang-dev pkg-config ca-certificates prometheus pebble 
 packages+=(bind9 bind9-utils bind9-dnsutils curl)
 # qemu-x86_64 plays an older CPU (no AVX2) in tests/cli.rs; tests/aarch64.sh uses qemu-aarch64.
 packages+=(qemu-user)
+# tests/aarch64.sh: Debian's aarch64 cross compilers and OpenMP (installed here so that
+# .ci/run's background aarch64 build never runs apt beside anything else).
+packages+=(gcc-aarch64-linux-gnu g++-aarch64-linux-gnu libgomp1-arm64-cross)
 # bitbake's host tools and its en_US.UTF-8 locale (tests/check-bitbake.sh).
 packages+=(chrpath cpio diffstat gawk lz4 zstd file locales)
 python3 -m pip --version >/dev/null 2>&1 || packages+=(python3-pip)
@@ -35,6 +38,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
 [ "$mode" = build ] && exit 0
+rustup target add aarch64-unknown-linux-gnu >/dev/null 2>&1 || true
 
 if ! locale -a 2>/dev/null | grep -qi '^en_US.utf8$'; then
     sudo=""
