@@ -36,7 +36,7 @@ pub fn main(options: GenerateOptions, engine: EngineConfig) -> Result<(), Error>
         let mut out = std::io::stdout().lock();
         while let Some(event) = events.recv().await {
             match event {
-                Event::Text(t) | Event::Call(t) => {
+                Event::Text(t) => {
                     let _ = out.write_all(t.as_bytes());
                     let _ = out.flush();
                 }
@@ -45,7 +45,8 @@ pub fn main(options: GenerateOptions, engine: EngineConfig) -> Result<(), Error>
                     return Ok(());
                 }
                 Event::Error(e) => return Err(Error::Generate(e.to_string())),
-                Event::Started { .. } => {}
+                // No tools from the command line, so no calls.
+                Event::Started { .. } | Event::ToolCalls(_) => {}
             }
         }
         Err(Error::Generate("the engine stopped".into()))

@@ -51,7 +51,7 @@ async fn run_with(
     let mut text = String::new();
     while let Some(event) = events.recv().await {
         match event {
-            Event::Text(t) | Event::Call(t) => text.push_str(&t),
+            Event::Text(t) => text.push_str(&t),
             Event::Done { usage, timings, .. } => {
                 return Ok(Run {
                     prompt_tokens: usage.prompt_tokens,

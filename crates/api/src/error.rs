@@ -164,10 +164,18 @@ impl ApiError {
     }
 }
 
+/// Carried by every error response: what the error says, for the layer that shows errors
+/// in another dialect's shape (`/api/*`: [`crate::ollama::error_shape`]).
+#[derive(Debug, Clone)]
+pub struct ErrorMessage(pub String);
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, _, _) = self.status();
         let mut response = (status, axum::Json(self.body())).into_response();
+        response
+            .extensions_mut()
+            .insert(ErrorMessage(self.to_string()));
         if let Some(secs) = self.retry_after() {
             response
                 .headers_mut()

@@ -1,7 +1,8 @@
 //! Reading a backend's event stream: all at once, or piece by piece.
 
 use edgellm_backend::{
-    Backend, BackendError, Event, EventStream, FinishReason, GenerateRequest, Timings, Usage,
+    Backend, BackendError, Event, EventStream, FinishReason, GenerateRequest, Timings, ToolCall,
+    Usage,
 };
 use std::sync::Arc;
 
@@ -16,8 +17,8 @@ use crate::state::AppState;
 #[derive(Debug, Clone)]
 pub struct Completion {
     pub text: String,
-    /// The tool-call part of the answer, in the model's format (see [`crate::tools`]).
-    pub calls: String,
+    /// The tool calls the answer ended with (parsed by the engine), if any.
+    pub calls: Vec<ToolCall>,
     pub finish_reason: FinishReason,
     pub usage: Usage,
     pub timings: Timings,
@@ -27,7 +28,7 @@ pub struct Completion {
 #[derive(Debug)]
 pub enum Piece {
     Text(String),
-    Call(String),
+    Calls(Vec<ToolCall>),
     Done {
         finish_reason: FinishReason,
         usage: Usage,
@@ -77,12 +78,12 @@ pub async fn off_workers<T: Send + 'static>(
 /// Wait for the whole answer. Dropping this future (client gone) cancels the request.
 pub async fn collect(events: EventStream, metrics: Arc<Metrics>) -> Result<Completion, ApiError> {
     let mut text = String::new();
-    let mut calls = String::new();
+    let mut calls = Vec::new();
     let mut pieces = std::pin::pin!(pieces(events, metrics));
     while let Some(piece) = pieces.next().await {
         match piece {
             Piece::Text(t) => text.push_str(&t),
-            Piece::Call(t) => calls.push_str(&t),
+            Piece::Calls(c) => calls.extend(c),
             Piece::Done {
                 finish_reason,
                 usage,
@@ -116,7 +117,7 @@ pub fn pieces(
                     None => return Some((Piece::Error(lost()), None)),
                     Some(Event::Started { .. }) => continue,
                     Some(Event::Text(t)) => return Some((Piece::Text(t), Some(events))),
-                    Some(Event::Call(t)) => return Some((Piece::Call(t), Some(events))),
+                    Some(Event::ToolCalls(c)) => return Some((Piece::Calls(c), Some(events))),
                     Some(Event::Done {
                         finish_reason,
                         usage,

@@ -6,7 +6,8 @@
 //! | metrics | `/metrics`, `/status` (JSON; its page loads without a key) | unless `metrics_public` | never |
 //! | api | `/v1/*`, `/api/*` (Ollama), `/tokenize`, `/apply-template`, unknown routes | yes | yes |
 //!
-//! Generating routes also hold a per-client slot (`--max-client-requests`). Every route is
+//! Generating routes are refused while draining or too hot (`guard::admission`) and, with
+//! `/tokenize` and `/apply-template`, hold a per-client slot (`--max-client-requests`). Every route is
 //! observed (request id, log line, metrics), refuses foreign browser origins, and errors
 //! under `/api/` take Ollama's shape.
 
@@ -16,15 +17,15 @@ use axum::routing::{get, post};
 use axum::Router;
 
 use crate::error::ApiError;
-use crate::guard::{clients, keys, observe, origin, ratelimit};
+use crate::guard::{admission, clients, keys, observe, origin, ratelimit};
 use crate::state::AppState;
 use crate::{extra, health, ollama, openai, status, web};
 
 /// The API router. Transport concerns (TLS, connection limits) live in the daemon.
 pub fn router(state: AppState) -> Router {
     let limit = state.limits.max_body_bytes;
-    // Generations (and the other work the engine's threads do) hold a per-client slot until
-    // their answer ends.
+    // Generations and embeddings are refused while draining or too hot; they, and the other
+    // work the engine's threads do, hold a per-client slot until their answer ends.
     let generating = Router::new()
         .route("/v1/chat/completions", post(openai::chat::handler))
         .route("/v1/completions", post(openai::completions::handler))
@@ -33,6 +34,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/embeddings", post(openai::embeddings::handler))
         .route("/api/embed", post(ollama::embed::embed))
         .route("/api/embeddings", post(ollama::embed::embeddings))
+        .layer(from_fn_with_state(state.clone(), admission::admit))
         // Tokenising and rendering take the preparation threads as a generation does.
         .route("/tokenize", post(extra::tokenize::tokenize))
         .route("/apply-template", post(extra::tokenize::apply_template))

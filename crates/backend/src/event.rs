@@ -43,6 +43,14 @@ pub struct Timings {
     pub generation_us: u64,
 }
 
+/// A tool call the model made.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolCall {
+    pub name: String,
+    /// A JSON object.
+    pub arguments: serde_json::Value,
+}
+
 /// One event of a request's stream.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
@@ -50,10 +58,12 @@ pub enum Event {
     Started { prompt_tokens: usize },
     /// A piece of generated text (always whole UTF-8 characters).
     Text(String),
-    /// A piece of the tool-call part of the answer, in the model's own format (for Qwen
-    /// `<tool_call>{"name": .., "arguments": {..}}</tool_call>`, or the bare object); every
-    /// `Call` comes after the last `Text`, and the answer then ends with `ToolCalls`.
-    Call(String),
+    /// The answer's tool calls, complete and parsed by the engine (no layer above it knows
+    /// the model's call syntax). Sent once, after the last `Text`, and followed by `Done`
+    /// with [`FinishReason::ToolCalls`]. A call the model did not finish (cut off by
+    /// `max_tokens`, say) is not sent as one: its text comes as `Text` and the answer ends
+    /// with `Stop` or `Length`.
+    ToolCalls(Vec<ToolCall>),
     /// Generation ended normally.
     Done {
         finish_reason: FinishReason,

@@ -11,7 +11,7 @@
 pub mod event;
 pub mod request;
 
-pub use event::{Event, FinishReason, Timings, Usage};
+pub use event::{Event, FinishReason, Timings, ToolCall, Usage};
 pub use request::{ChatMessage, GenerateRequest, Prompt, SamplingParams, ToolChoice, Tools};
 
 use tokio::sync::mpsc;

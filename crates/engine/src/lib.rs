@@ -7,8 +7,9 @@
 //! - [`scheduler`]: the engine thread: slots, continuous batching, prefix reuse, cancellation.
 //! - [`sampler`], [`decoder`], [`stop`]: per-request sampling chain, UTF-8-safe
 //!   detokenisation and stop strings.
-//! - `constraint`, [`trigger`]: JSON schemas and tool calls enforced with llguidance, and
-//!   spotting where a tool call starts.
+//! - `constraint`, [`trigger`], [`tool_calls`]: JSON schemas and tool calls enforced with
+//!   llguidance, spotting where a tool call starts, and reading the finished calls (the
+//!   API gets them parsed, as [`edgellm_backend::ToolCall`]s).
 //! - [`embed`]: embeddings from the loaded model.
 //! - `repeat`: the loop guard, which ends an answer that repeats itself.
 //! - `speculate`: prompt-lookup drafts (the scheduler verifies them in `scheduler::speculation`).
@@ -35,6 +36,7 @@ pub mod scheduler;
 mod speculate;
 pub mod stop;
 pub mod template;
+pub mod tool_calls;
 pub mod trigger;
 
 /// Stack of the threads that compile grammars and prepare requests (and of the engine

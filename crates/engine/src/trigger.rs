@@ -7,7 +7,7 @@
 //! stays content. Text that could still become a trigger is held back until it does or
 //! cannot.
 
-const TAG: &str = "<tool_call>";
+pub(crate) const TAG: &str = "<tool_call>";
 
 /// What feeding text to a [`Trigger`] gives.
 #[derive(Debug, PartialEq, Eq)]

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use crate::error::ApiError;
 use crate::generation::off_workers;
 use crate::json::JsonBody;
-use crate::openai::chat::{to_messages, Message};
+use crate::request::messages::{to_messages, Message};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize)]
@@ -37,7 +37,7 @@ pub async fn apply_template(
 ) -> Result<Json<Value>, ApiError> {
     let req: TemplateRequest = body.parse()?;
     let tools = body
-        .parse::<crate::tools::ToolFields>()?
+        .parse::<crate::request::tools::ToolFields>()?
         .to_tools()?
         .map(|t| t.definitions)
         .unwrap_or_default();

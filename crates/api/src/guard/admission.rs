@@ -1,4 +1,9 @@
-//! Refusing new generations while the daemon drains or the device is too hot.
+//! Refusing new generations while the daemon drains or the device is too hot: one layer on
+//! the generating routes (see [`crate::router`]).
+
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -23,10 +28,10 @@ pub fn refusal(state: &AppState) -> Option<ApiError> {
     None
 }
 
-/// Call at the start of every generating handler.
-pub fn check(state: &AppState) -> Result<(), ApiError> {
-    match refusal(state) {
-        Some(e) => Err(e),
-        None => Ok(()),
+/// Middleware for the generating routes: 503 (with `Retry-After`) while draining or hot.
+pub async fn admit(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    match refusal(&state) {
+        Some(e) => e.into_response(),
+        None => next.run(req).await,
     }
 }

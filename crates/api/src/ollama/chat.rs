@@ -11,24 +11,20 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::options::OllamaCommon;
-use super::{now_rfc3339, respond, OllamaError};
+use super::{now_rfc3339, respond};
+use crate::error::ApiError;
 use crate::generation;
-use crate::guard;
 use crate::json::JsonBody;
-use crate::openai::chat::{to_messages, Message};
+use crate::request::messages::{to_messages, Message};
+use crate::request::tools::ToolFields;
 use crate::state::AppState;
-use crate::tools::ToolFields;
 
 #[derive(Debug, Deserialize)]
 struct ChatBody {
     messages: Vec<Message>,
 }
 
-pub async fn handler(
-    State(state): State<AppState>,
-    body: JsonBody,
-) -> Result<Response, OllamaError> {
-    guard::admission::check(&state)?;
+pub async fn handler(State(state): State<AppState>, body: JsonBody) -> Result<Response, ApiError> {
     let req: ChatBody = body.parse()?;
     let common: OllamaCommon = body.parse()?;
     let params = common.sampling(state.limits.max_tokens_cap)?;

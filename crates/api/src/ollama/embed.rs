@@ -8,10 +8,9 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::OllamaError;
-use crate::embedding::{self, Input};
-use crate::guard;
+use crate::error::ApiError;
 use crate::json::JsonBody;
+use crate::request::embeddings::{self as embedding, Input};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize)]
@@ -26,11 +25,7 @@ struct EmbeddingsRequest {
     prompt: String,
 }
 
-pub async fn embed(
-    State(state): State<AppState>,
-    body: JsonBody,
-) -> Result<Json<Value>, OllamaError> {
-    guard::admission::check(&state)?;
+pub async fn embed(State(state): State<AppState>, body: JsonBody) -> Result<Json<Value>, ApiError> {
     let t0 = Instant::now();
     let req: EmbedRequest = body.parse()?;
     let texts = req.input.texts("input")?;
@@ -48,8 +43,7 @@ pub async fn embed(
 pub async fn embeddings(
     State(state): State<AppState>,
     body: JsonBody,
-) -> Result<Json<Value>, OllamaError> {
-    guard::admission::check(&state)?;
+) -> Result<Json<Value>, ApiError> {
     let req: EmbeddingsRequest = body.parse()?;
     let out = embedding::embed(&state, vec![req.prompt], true).await?;
     Ok(Json(json!({ "embedding": out.vectors.first() })))

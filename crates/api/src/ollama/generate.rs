@@ -7,9 +7,9 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::options::OllamaCommon;
-use super::{now_rfc3339, respond, OllamaError};
+use super::{now_rfc3339, respond};
+use crate::error::ApiError;
 use crate::generation;
-use crate::guard;
 use crate::json::JsonBody;
 use crate::state::AppState;
 
@@ -24,11 +24,7 @@ struct GenerateBody {
     raw: bool,
 }
 
-pub async fn handler(
-    State(state): State<AppState>,
-    body: JsonBody,
-) -> Result<Response, OllamaError> {
-    guard::admission::check(&state)?;
+pub async fn handler(State(state): State<AppState>, body: JsonBody) -> Result<Response, ApiError> {
     let req: GenerateBody = body.parse()?;
     let common: OllamaCommon = body.parse()?;
     let params = common.sampling(state.limits.max_tokens_cap)?;

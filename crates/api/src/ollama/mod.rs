@@ -7,7 +7,7 @@
 //! - [`options`]: the `options` object and `format`, mapped to sampling parameters.
 //!
 //! Streams are NDJSON (one object per line), on by default as in Ollama. Errors are
-//! `{"error": "..."}` with the status our [`ApiError`] table gives.
+//! `{"error": "..."}` with the status our [`ApiError`] table gives ([`error_shape`]).
 
 pub mod chat;
 pub mod embed;
@@ -18,77 +18,40 @@ pub mod options;
 use axum::body::Body;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use edgellm_backend::{FinishReason, Timings, Usage};
+use edgellm_backend::{FinishReason, Timings, ToolCall, Usage};
 use futures::{Stream, StreamExt};
 use serde_json::{json, Value};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorMessage};
 
-/// An [`ApiError`] in Ollama's shape.
-#[derive(Debug)]
-pub struct OllamaError(pub ApiError);
-
-impl<E: Into<ApiError>> From<E> for OllamaError {
-    fn from(e: E) -> Self {
-        OllamaError(e.into())
-    }
-}
-
-impl IntoResponse for OllamaError {
-    fn into_response(self) -> Response {
-        let (status, _, _) = self.0.status();
-        let mut response =
-            (status, axum::Json(json!({ "error": self.0.to_string() }))).into_response();
-        if let Some(secs) = self.0.retry_after() {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
-        }
-        response
-    }
-}
-
-/// Middleware: errors on `/api/*` that other layers produced in OpenAI's shape (401 from
-/// the key check, 404/405 fallbacks, 413, 429 from the rate limiter, 403 cross-origin)
-/// become Ollama's `{"error": "..."}`, status and headers kept.
+/// The layer that gives every error on `/api/*` Ollama's shape, `{"error": "..."}`, status
+/// and headers kept: the handlers' own errors and those of the layers around them (401 from
+/// the key check, 404/405 fallbacks, 413, 429 from the rate limiter, 403 cross-origin, 503
+/// from admission). Every [`ApiError`] response carries its message ([`ErrorMessage`]), so
+/// nothing is buffered or parsed again.
 pub async fn error_shape(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
     let ollama = req.uri().path().starts_with("/api/");
-    let response = next.run(req).await;
-    if !ollama || response.status().as_u16() < 400 {
+    let mut response = next.run(req).await;
+    if !ollama {
         return response;
     }
-    let (parts, body) = response.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, ERROR_BODY_LIMIT).await else {
-        return (
-            parts.status,
-            axum::Json(json!({ "error": "internal error" })),
-        )
-            .into_response();
+    let Some(ErrorMessage(message)) = response.extensions_mut().remove::<ErrorMessage>() else {
+        return response;
     };
-    let reshaped = serde_json::from_slice::<Value>(&bytes)
-        .ok()
-        .and_then(|v| v["error"]["message"].as_str().map(str::to_owned));
-    match reshaped {
-        Some(message) => {
-            let mut out = axum::Json(json!({ "error": message })).into_response();
-            *out.status_mut() = parts.status;
-            for (name, value) in &parts.headers {
-                if name != header::CONTENT_LENGTH && name != header::CONTENT_TYPE {
-                    out.headers_mut().insert(name.clone(), value.clone());
-                }
-            }
-            out
-        }
-        None => Response::from_parts(parts, Body::from(bytes)),
-    }
+    let (mut parts, _) = response.into_parts();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Response::from_parts(parts, Body::from(json!({ "error": message }).to_string()))
 }
-
-/// Error bodies are small; anything larger is passed on as it is.
-const ERROR_BODY_LIMIT: usize = 64 * 1024;
 
 /// RFC 3339 time for `created_at`.
 pub(crate) fn now_rfc3339() -> String {
-    let secs = crate::openai::now_unix();
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
     rfc3339(secs)
 }
 
@@ -146,51 +109,34 @@ pub(crate) async fn respond(
     events: edgellm_backend::EventStream,
     stream: bool,
     line: impl Fn(&str) -> Value + Send + 'static,
-) -> Result<Response, OllamaError> {
+) -> Result<Response, ApiError> {
     use crate::generation::{self, Piece};
     let metrics = std::sync::Arc::clone(&state.metrics);
     if !stream {
         let done = generation::collect(events, metrics).await?;
-        let calls = ollama_calls(&done.calls, done.finish_reason);
-        let mut text = done.text;
-        if calls.is_none() {
-            text.push_str(&done.calls);
-        }
-        let mut out = line(&text);
-        if let Some(calls) = calls {
-            out["message"]["tool_calls"] = calls;
+        let mut out = line(&done.text);
+        if !done.calls.is_empty() {
+            out["message"]["tool_calls"] = ollama_calls(&done.calls);
         }
         done_fields(&mut out, done.finish_reason, &done.usage, &done.timings);
         return Ok(axum::Json(out).into_response());
     }
-    let mut call_text = String::new();
     let lines = generation::pieces(events, metrics).flat_map(move |piece| {
         let out = match piece {
             Piece::Text(t) => vec![line(&t)],
-            Piece::Call(t) => {
-                call_text.push_str(&t);
-                Vec::new()
+            Piece::Calls(calls) => {
+                let mut l = line("");
+                l["message"]["tool_calls"] = ollama_calls(&calls);
+                vec![l]
             }
             Piece::Done {
                 finish_reason,
                 usage,
                 timings,
             } => {
-                let text = std::mem::take(&mut call_text);
-                let mut out = Vec::new();
-                match ollama_calls(&text, finish_reason) {
-                    Some(calls) => {
-                        let mut l = line("");
-                        l["message"]["tool_calls"] = calls;
-                        out.push(l);
-                    }
-                    None if !text.is_empty() => out.push(line(&text)),
-                    None => {}
-                }
                 let mut last = line("");
                 done_fields(&mut last, finish_reason, &usage, &timings);
-                out.push(last);
-                out
+                vec![last]
             }
             Piece::Error(e) => vec![json!({ "error": e.to_string() })],
         };
@@ -199,18 +145,12 @@ pub(crate) async fn respond(
     Ok(ndjson(lines))
 }
 
-/// Ollama's `tool_calls` for a complete set of calls.
-fn ollama_calls(text: &str, finish: FinishReason) -> Option<Value> {
-    if finish != FinishReason::ToolCalls {
-        return None;
-    }
-    let calls = crate::tools::parse_calls(text)?;
-    Some(Value::Array(
-        calls
-            .into_iter()
-            .map(|c| json!({ "function": { "name": c.name, "arguments": c.arguments } }))
-            .collect(),
-    ))
+/// Ollama's `tool_calls`: arguments as objects.
+fn ollama_calls(calls: &[ToolCall]) -> Value {
+    calls
+        .iter()
+        .map(|c| json!({ "function": { "name": c.name, "arguments": c.arguments } }))
+        .collect()
 }
 
 /// One JSON object per line.

@@ -7,7 +7,7 @@ use edgellm_backend::ModelInfo;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{rfc3339, OllamaError};
+use super::rfc3339;
 use crate::error::ApiError;
 use crate::json::JsonBody;
 use crate::state::AppState;
@@ -72,10 +72,7 @@ struct ShowBody {
     model: Option<String>,
 }
 
-pub async fn show(
-    State(state): State<AppState>,
-    body: JsonBody,
-) -> Result<Json<Value>, OllamaError> {
+pub async fn show(State(state): State<AppState>, body: JsonBody) -> Result<Json<Value>, ApiError> {
     let req: ShowBody = body.parse()?;
     let m = state.backend.model().ok_or_else(|| {
         ApiError::from(edgellm_backend::BackendError::Unavailable(
@@ -86,10 +83,10 @@ pub async fn show(
         .model
         .filter(|n| n != &m.id && n.split(':').next() != Some(m.id.as_str()))
     {
-        return Err(OllamaError(ApiError::NotFound {
+        return Err(ApiError::NotFound {
             method: "POST".into(),
             path: format!("model '{name}' not found"),
-        }));
+        });
     }
     let template = state
         .backend

@@ -4,7 +4,7 @@ use edgellm_backend::SamplingParams;
 use serde::Deserialize;
 
 use crate::error::ApiError;
-use crate::openai::params::{CommonParams, Stop};
+use crate::request::sampling::{Field, Sampling};
 
 /// The fields of `options` we honour; others (num_gpu, mirostat, ...) are ignored.
 #[derive(Debug, Default, Deserialize)]
@@ -47,59 +47,38 @@ fn null_as_yes<'de, D: serde::Deserializer<'de>>(de: D) -> Result<bool, D::Error
 }
 
 impl OllamaCommon {
-    /// Validate through the same rules as the OpenAI fields, so limits agree.
+    /// Map `options` and `format` into the neutral [`Sampling`] (the same checks as the
+    /// OpenAI fields, so limits agree; errors name `options.*`).
     pub fn sampling(&self, max_tokens_cap: Option<u32>) -> Result<SamplingParams, ApiError> {
         let o = &self.options;
-        let common = CommonParams {
-            temperature: o.temperature,
-            top_p: o.top_p,
-            top_k: o.top_k,
-            min_p: o.min_p,
-            seed: o.seed,
-            presence_penalty: o.presence_penalty,
-            frequency_penalty: o.frequency_penalty,
-            repeat_penalty: o.repeat_penalty,
-            // Ollama: -1 means "until the context is full".
-            max_tokens: o.num_predict.filter(|&n| n >= 0),
-            stop: o.stop.clone().map(Stop::Many),
-            ..CommonParams::default()
-        };
-        let mut params = common.sampling(max_tokens_cap).map_err(rename_param)?;
-        match &self.format {
-            None => {}
+        let format = match &self.format {
+            None => None,
             Some(serde_json::Value::String(s)) if s == "json" => {
-                params.format = Some(serde_json::json!({ "type": "object" }))
+                Some(serde_json::json!({ "type": "object" }))
             }
-            Some(serde_json::Value::String(s)) if s.is_empty() => {}
-            Some(schema @ serde_json::Value::Object(_)) => params.format = Some(schema.clone()),
+            Some(serde_json::Value::String(s)) if s.is_empty() => None,
+            Some(schema @ serde_json::Value::Object(_)) => Some(schema.clone()),
             Some(other) => {
                 return Err(ApiError::invalid(
                     "format",
                     format!("format must be \"json\" or a JSON schema, got {other}"),
                 ))
             }
+        };
+        Sampling {
+            temperature: Field::new("options.temperature", o.temperature),
+            top_p: Field::new("options.top_p", o.top_p),
+            top_k: Field::new("options.top_k", o.top_k),
+            min_p: Field::new("options.min_p", o.min_p),
+            seed: o.seed,
+            presence_penalty: Field::new("options.presence_penalty", o.presence_penalty),
+            frequency_penalty: Field::new("options.frequency_penalty", o.frequency_penalty),
+            repeat_penalty: Field::new("options.repeat_penalty", o.repeat_penalty),
+            // Ollama: -1 means "until the context is full".
+            max_tokens: Field::new("options.num_predict", o.num_predict.filter(|&n| n >= 0)),
+            stop: Field::new("options.stop", o.stop.clone()),
+            format,
         }
-        Ok(params)
-    }
-}
-
-/// Name the Ollama field (`options.num_predict`) rather than the OpenAI one.
-fn rename_param(e: ApiError) -> ApiError {
-    match e {
-        ApiError::InvalidRequest {
-            param: Some(p),
-            message,
-        } => {
-            let p = if p == "max_tokens" {
-                "num_predict".to_string()
-            } else {
-                p
-            };
-            ApiError::InvalidRequest {
-                message: message.replace("max_tokens", "num_predict"),
-                param: Some(format!("options.{p}")),
-            }
-        }
-        other => other,
+        .validate(max_tokens_cap)
     }
 }

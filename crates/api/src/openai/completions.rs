@@ -13,7 +13,6 @@ use std::sync::Arc;
 
 use crate::error::ApiError;
 use crate::generation::{self, Piece};
-use crate::guard;
 use crate::json::JsonBody;
 use crate::state::AppState;
 
@@ -31,7 +30,6 @@ pub struct CompletionRequest {
 }
 
 pub async fn handler(State(state): State<AppState>, body: JsonBody) -> Result<Response, ApiError> {
-    guard::admission::check(&state)?;
     let req: CompletionRequest = body.parse()?;
     let common: CommonParams = body.parse()?;
     let params = common.sampling(state.limits.max_tokens_cap)?;
@@ -65,8 +63,9 @@ pub async fn handler(State(state): State<AppState>, body: JsonBody) -> Result<Re
     let include_usage = common.include_usage();
     let chunks = generation::pieces(events, Arc::clone(&state.metrics)).flat_map(move |piece| {
         let out = match piece {
+            Piece::Text(t) => vec![body(&t, None)],
             // Text completions offer no tools, so there are no calls.
-            Piece::Text(t) | Piece::Call(t) => vec![body(&t, None)],
+            Piece::Calls(_) => Vec::new(),
             Piece::Done {
                 finish_reason,
                 usage,

@@ -7,10 +7,9 @@ use base64::Engine;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::embedding::{self, Input};
 use crate::error::ApiError;
-use crate::guard;
 use crate::json::JsonBody;
+use crate::request::embeddings::{self as embedding, Input};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize)]
@@ -26,7 +25,6 @@ pub async fn handler(
     State(state): State<AppState>,
     body: JsonBody,
 ) -> Result<Json<Value>, ApiError> {
-    guard::admission::check(&state)?;
     let req: EmbeddingsRequest = body.parse()?;
     let base64 = match req.encoding_format.as_deref() {
         None | Some("float") => false,

@@ -1,9 +1,11 @@
-//! Sampling fields shared by chat and text completions, and their validation.
+//! OpenAI's sampling fields, shared by chat and text completions, mapped into the neutral
+//! [`crate::request::sampling`] (where they are checked).
 
 use edgellm_backend::SamplingParams;
 use serde::Deserialize;
 
 use crate::error::ApiError;
+use crate::request::sampling::{Field, Sampling};
 
 /// `stop` may be one string or a list.
 #[derive(Debug, Deserialize)]
@@ -62,136 +64,61 @@ pub struct JsonSchemaFormat {
     pub schema: Option<serde_json::Value>,
 }
 
-/// Most stop strings a request may give (OpenAI's limit).
-const MAX_STOPS: usize = 4;
-
-/// Longest stop string (bytes): each is matched against the text after every token, on
-/// the engine thread.
-pub const MAX_STOP_BYTES: usize = 256;
-
-fn range(param: &str, value: Option<f32>, lo: f32, hi: f32) -> Result<Option<f32>, ApiError> {
-    match value {
-        Some(v) if !(lo..=hi).contains(&v) || v.is_nan() => Err(ApiError::invalid(
-            param,
-            format!("'{param}' must be between {lo} and {hi}, got {v}"),
-        )),
-        other => Ok(other),
-    }
-}
-
 impl CommonParams {
-    /// Validate and convert; every error names its parameter.
+    /// Map OpenAI's fields into the neutral [`Sampling`] and check them; every error names
+    /// its parameter.
     pub fn sampling(&self, max_tokens_cap: Option<u32>) -> Result<SamplingParams, ApiError> {
-        let mut p = SamplingParams::default();
         if let Some(n) = self.n {
             if n != 1 {
                 return Err(ApiError::invalid("n", "only n = 1 is supported"));
             }
         }
-        if let Some(t) = range("temperature", self.temperature, 0.0, 2.0)? {
-            p.temperature = t;
-        }
-        if let Some(v) = self.top_p {
-            if !(v > 0.0 && v <= 1.0) {
-                return Err(ApiError::invalid(
-                    "top_p",
-                    format!("'top_p' must be greater than 0 and at most 1, got {v}"),
-                ));
-            }
-            p.top_p = v;
-        }
-        if let Some(k) = self.top_k {
-            p.top_k = u32::try_from(k).map_err(|_| {
-                ApiError::invalid("top_k", format!("'top_k' must be 0 or more, got {k}"))
-            })?;
-        }
-        if let Some(v) = range("min_p", self.min_p, 0.0, 1.0)? {
-            p.min_p = v;
-        }
-        if let Some(v) = range("presence_penalty", self.presence_penalty, -2.0, 2.0)? {
-            p.presence_penalty = v;
-        }
-        if let Some(v) = range("frequency_penalty", self.frequency_penalty, -2.0, 2.0)? {
-            p.frequency_penalty = v;
-        }
-        if let Some(v) = range("repeat_penalty", self.repeat_penalty, 0.0, 10.0)? {
-            if v == 0.0 {
-                return Err(ApiError::invalid(
-                    "repeat_penalty",
-                    "'repeat_penalty' must be greater than 0 (1 disables it)",
-                ));
-            }
-            p.repeat_penalty = v;
-        }
-        // Seeds of any integer are accepted; llama.cpp takes 32 bits.
-        p.seed = self.seed.map(|s| s as u32);
-        let (name, max) = match (self.max_completion_tokens, self.max_tokens) {
-            (Some(m), _) => ("max_completion_tokens", Some(m)),
-            (None, m) => ("max_tokens", m),
+        let max_tokens = match (self.max_completion_tokens, self.max_tokens) {
+            (Some(m), _) => Field::new("max_completion_tokens", Some(m)),
+            (None, m) => Field::new("max_tokens", m),
         };
-        if let Some(m) = max {
-            if m < 1 {
-                return Err(ApiError::invalid(
-                    name,
-                    format!("'{name}' must be at least 1, got {m}"),
-                ));
-            }
-            let m = u32::try_from(m).unwrap_or(u32::MAX);
-            if let Some(cap) = max_tokens_cap.filter(|&cap| m > cap) {
-                return Err(ApiError::invalid(
-                    name,
-                    format!("'{name}' must be at most {cap} on this server, got {m}"),
-                ));
-            }
-            p.max_tokens = Some(m);
-        } else {
-            p.max_tokens = max_tokens_cap;
+        let stop = self.stop.as_ref().map(|s| match s {
+            Stop::One(s) => vec![s.clone()],
+            Stop::Many(v) => v.clone(),
+        });
+        Sampling {
+            temperature: Field::new("temperature", self.temperature),
+            top_p: Field::new("top_p", self.top_p),
+            top_k: Field::new("top_k", self.top_k),
+            min_p: Field::new("min_p", self.min_p),
+            seed: self.seed,
+            presence_penalty: Field::new("presence_penalty", self.presence_penalty),
+            frequency_penalty: Field::new("frequency_penalty", self.frequency_penalty),
+            repeat_penalty: Field::new("repeat_penalty", self.repeat_penalty),
+            max_tokens,
+            stop: Field::new("stop", stop),
+            format: self.format()?,
         }
-        p.stop = match &self.stop {
-            None => Vec::new(),
-            Some(Stop::One(s)) => vec![s.clone()],
-            Some(Stop::Many(v)) if v.len() > MAX_STOPS => {
-                return Err(ApiError::invalid(
-                    "stop",
-                    format!("at most {MAX_STOPS} stop strings are allowed"),
-                ))
-            }
-            Some(Stop::Many(v)) => v.clone(),
-        };
-        if let Some(long) = p.stop.iter().find(|s| s.len() > MAX_STOP_BYTES) {
-            return Err(ApiError::invalid(
-                "stop",
-                format!(
-                    "a stop string may be at most {MAX_STOP_BYTES} bytes long, got {}",
-                    long.len()
-                ),
-            ));
-        }
+        .validate(max_tokens_cap)
+    }
+
+    /// The schema `response_format` asks for.
+    fn format(&self) -> Result<Option<serde_json::Value>, ApiError> {
         let schema = self
             .response_format
             .as_ref()
             .and_then(|f| f.json_schema.as_ref())
             .and_then(|s| s.schema.clone());
-        p.format = match self.response_format.as_ref().map(|f| f.kind.as_str()) {
-            None | Some("text") => None,
-            Some("json_object") => Some(serde_json::json!({ "type": "object" })),
+        match self.response_format.as_ref().map(|f| f.kind.as_str()) {
+            None | Some("text") => Ok(None),
+            Some("json_object") => Ok(Some(serde_json::json!({ "type": "object" }))),
             Some("json_schema") => match schema {
-                Some(schema @ serde_json::Value::Object(_)) => Some(schema),
-                _ => {
-                    return Err(ApiError::invalid(
-                        "response_format.json_schema.schema",
-                        "'response_format.json_schema.schema' must be a JSON schema object",
-                    ))
-                }
+                Some(schema @ serde_json::Value::Object(_)) => Ok(Some(schema)),
+                _ => Err(ApiError::invalid(
+                    "response_format.json_schema.schema",
+                    "'response_format.json_schema.schema' must be a JSON schema object",
+                )),
             },
-            Some(other) => {
-                return Err(ApiError::invalid(
-                    "response_format.type",
-                    format!("'response_format.type' must be 'text', 'json_object' or 'json_schema', got '{other}'"),
-                ))
-            }
-        };
-        Ok(p)
+            Some(other) => Err(ApiError::invalid(
+                "response_format.type",
+                format!("'response_format.type' must be 'text', 'json_object' or 'json_schema', got '{other}'"),
+            )),
+        }
     }
 
     pub fn include_usage(&self) -> bool {

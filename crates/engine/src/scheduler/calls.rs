@@ -8,7 +8,7 @@
 //! tokens it did not choose. With `required` or a named function the grammar is on from the
 //! first token and there is no trigger.
 
-use edgellm_backend::Tools;
+use edgellm_backend::{ToolCall, Tools};
 use llama_cpp_2::token::LlamaToken;
 
 use crate::trigger::{Trigger, TriggerCheck};
@@ -18,8 +18,8 @@ use crate::trigger::{Trigger, TriggerCheck};
 pub(super) enum Scan {
     /// Content, safe to send (through the stop matcher).
     Content(String),
-    /// Part of a call.
-    Call(String),
+    /// Part of a call (kept in the call state until the answer ends).
+    InCall,
     /// A call starts `at` bytes into the generated text; `content` precedes it.
     Starts { content: String, at: usize },
 }
@@ -35,6 +35,8 @@ pub(super) struct CallState {
     raw: Vec<u8>,
     /// Bytes of regenerated text not to send again (the prefix before the call).
     skip: usize,
+    /// The call part of the answer so far, in the model's syntax.
+    call_text: String,
 }
 
 /// Where to roll back to for a call found at a byte offset.
@@ -57,6 +59,7 @@ impl CallState {
             ends: Vec::new(),
             raw: Vec::new(),
             skip: 0,
+            call_text: String::new(),
         }
     }
 
@@ -78,7 +81,9 @@ impl CallState {
 
     pub(super) fn scan(&mut self, text: String) -> Scan {
         let Some(trigger) = self.trigger.as_mut() else {
-            return Scan::Call(self.unskip(text));
+            let text = self.unskip(text);
+            self.call_text.push_str(&text);
+            return Scan::InCall;
         };
         match trigger.push(&text) {
             TriggerCheck::Content(t) => Scan::Content(t),
@@ -119,9 +124,26 @@ impl CallState {
 
     /// Enter a call without rolling back (no grammar could be built): the text from `at`
     /// on is the call.
-    pub(super) fn enter_unconstrained(&mut self, at: usize) -> String {
+    pub(super) fn enter_unconstrained(&mut self, at: usize) {
         self.trigger = None;
-        String::from_utf8_lossy(&self.raw[at.min(self.raw.len())..]).into_owned()
+        let text = String::from_utf8_lossy(&self.raw[at.min(self.raw.len())..]).into_owned();
+        self.call_text.push_str(&text);
+    }
+
+    /// The last bytes of a call's text, when generation ends inside it.
+    pub(super) fn push_tail(&mut self, tail: &str) {
+        self.call_text.push_str(tail);
+    }
+
+    /// When the answer ends inside a call: its calls, parsed once, if it `completed` (the
+    /// model ended it) and they are a whole set; otherwise the call text, to be sent as
+    /// content.
+    pub(super) fn end_call(&mut self, completed: bool) -> Result<Vec<ToolCall>, String> {
+        let text = std::mem::take(&mut self.call_text);
+        match crate::tool_calls::parse(&text).filter(|_| completed) {
+            Some(calls) => Ok(calls),
+            None => Err(text),
+        }
     }
 
     /// Drop the regenerated prefix from call text.
@@ -172,9 +194,32 @@ mod tests {
         );
         assert_eq!(s.tokens(), &[LlamaToken(0), LlamaToken(1)]);
         assert!(s.in_call());
-        // The regenerated prefix is not sent twice.
-        assert_eq!(s.scan(":".into()), Scan::Call(String::new()));
-        assert_eq!(s.scan(" {\"".into()), Scan::Call("{\"".into()));
+        // The regenerated prefix is not kept twice.
+        assert_eq!(s.scan(":".into()), Scan::InCall);
+        assert_eq!(s.scan(" {\"".into()), Scan::InCall);
+        s.scan("name\": \"ping\", \"arguments\": {}}".into());
+        let calls = s.end_call(true).unwrap();
+        assert_eq!(calls.len(), 1);
+        assert_eq!(calls[0].name, "ping");
+    }
+
+    #[test]
+    fn a_call_the_model_did_not_finish_comes_back_as_text() {
+        let mut s = state();
+        s.record(LlamaToken(7), b"<tool_call>");
+        s.rewind(0);
+        s.scan("<tool_call>\n{\"name\": \"ping\", \"argu".into());
+        assert_eq!(
+            s.end_call(false),
+            Err("<tool_call>\n{\"name\": \"ping\", \"argu".into())
+        );
+        // A complete call counts only when the model ended it.
+        let mut s = state();
+        s.record(LlamaToken(7), b"<tool_call>");
+        s.rewind(0);
+        let whole = "<tool_call>\n{\"name\": \"ping\", \"arguments\": {}}\n</tool_call>";
+        s.scan(whole.into());
+        assert_eq!(s.end_call(false), Err(whole.into()));
     }
 
     #[test]

@@ -44,12 +44,7 @@ impl Scheduler<'_> {
         let text = match active.calls.as_mut().map(|c| c.scan(text.clone())) {
             None => text,
             Some(Scan::Content(t)) => t,
-            Some(Scan::Call(t)) => {
-                if !t.is_empty() {
-                    active.send(Event::Call(t));
-                }
-                String::new()
-            }
+            Some(Scan::InCall) => String::new(),
             Some(Scan::Starts { content, at }) => {
                 if self.send_content(index, &content) {
                     return self.finish(index, FinishReason::Stop, false);
@@ -189,10 +184,7 @@ impl Scheduler<'_> {
             Ok(g) => g,
             Err(why) => {
                 tracing::warn!(error = %why, "tool call grammar unavailable; the call is not constrained");
-                let text = calls.enter_unconstrained(at);
-                if !text.is_empty() {
-                    active.send(Event::Call(text));
-                }
+                calls.enter_unconstrained(at);
                 return self.next(index, token);
             }
         };
@@ -235,14 +227,15 @@ impl Scheduler<'_> {
         if flush {
             let tail = active.decoder.finish();
             if in_call {
-                if !tail.is_empty() {
-                    active.send(Event::Call(tail));
+                if let Some(calls) = active.calls.as_mut() {
+                    calls.push_tail(&tail);
                 }
             } else {
                 let mut text = tail;
                 if let Some(calls) = active.calls.as_mut() {
                     text = match calls.scan(text) {
-                        Scan::Content(t) | Scan::Call(t) => t,
+                        Scan::Content(t) => t,
+                        Scan::InCall => String::new(),
                         Scan::Starts { content, .. } => content,
                     };
                     text.push_str(&calls.finish().unwrap_or_default());
@@ -255,11 +248,24 @@ impl Scheduler<'_> {
                 }
             }
         }
-        let reason = if in_call && reason == FinishReason::Stop {
-            FinishReason::ToolCalls
-        } else {
-            reason
-        };
+        // An answer that ends inside a call ends with the calls, parsed here once; a call
+        // the model did not finish (max_tokens, the context) is returned as text.
+        let mut reason = reason;
+        if in_call {
+            if let Some(calls) = active.calls.as_mut() {
+                match calls.end_call(reason == FinishReason::Stop) {
+                    Ok(list) => {
+                        active.send(Event::ToolCalls(list));
+                        reason = FinishReason::ToolCalls;
+                    }
+                    Err(text) => {
+                        if !text.is_empty() {
+                            active.send(Event::Text(text));
+                        }
+                    }
+                }
+            }
+        }
         let first = active.first_token.unwrap_or_else(Instant::now);
         let timings = Timings {
             queue_us: active.queue_us,

@@ -1,5 +1,6 @@
-//! Tool calling, shared by both APIs: reading tool definitions and `tool_choice`, reading
-//! calls in the history, and reading the calls the model made.
+//! Tool calling, shared by both APIs: reading tool definitions and `tool_choice`, and
+//! reading calls in the history. The calls the model makes arrive parsed from the engine
+//! ([`edgellm_backend::ToolCall`]); the endpoints only render them.
 
 use edgellm_backend::{ToolChoice, Tools};
 use serde::Deserialize;
@@ -185,52 +186,6 @@ pub fn history_call(call: &Value, at: &str) -> Result<Value, ApiError> {
     Ok(out)
 }
 
-/// A call the model made.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Call {
-    pub name: String,
-    /// A JSON object.
-    pub arguments: Value,
-}
-
-/// The calls in the tool-call part of an answer: `<tool_call>{..}</tool_call>` blocks or
-/// bare `{"name": .., "arguments": ..}` objects. `None` when it is not a complete set of
-/// calls (cut off by `max_tokens`, say); the caller then returns it as text.
-pub fn parse_calls(text: &str) -> Option<Vec<Call>> {
-    let mut calls = Vec::new();
-    let mut rest = text;
-    loop {
-        rest = rest.trim_start();
-        if let Some(r) = rest
-            .strip_prefix("<tool_call>")
-            .or_else(|| rest.strip_prefix("</tool_call>"))
-        {
-            rest = r;
-            continue;
-        }
-        if rest.is_empty() {
-            break;
-        }
-        let mut values = serde_json::Deserializer::from_str(rest).into_iter::<Value>();
-        let value = values.next()?.ok()?;
-        rest = &rest[values.byte_offset()..];
-        let name = value["name"].as_str()?.to_owned();
-        let arguments = match &value["arguments"] {
-            Value::Object(_) => value["arguments"].clone(),
-            Value::String(s) => serde_json::from_str(s).ok().filter(Value::is_object)?,
-            Value::Null => json!({}),
-            _ => return None,
-        };
-        calls.push(Call { name, arguments });
-    }
-    (!calls.is_empty()).then_some(calls)
-}
-
-/// An id for a call, as OpenAI forms them.
-pub fn call_id() -> String {
-    format!("call_{}", &uuid::Uuid::new_v4().simple().to_string()[..24])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -284,20 +239,6 @@ mod tests {
         let t = f.to_tools().unwrap().unwrap();
         assert_eq!(t.choice, ToolChoice::Function("f".into()));
         assert_eq!(t.definitions[0]["function"]["name"], "f");
-    }
-
-    #[test]
-    fn calls_are_parsed_in_both_forms() {
-        let tagged = "<tool_call>\n{\"name\": \"a\", \"arguments\": {\"x\": 1}}\n</tool_call>\n<tool_call>\n{\"name\": \"b\", \"arguments\": {}}\n</tool_call>";
-        let calls = parse_calls(tagged).unwrap();
-        assert_eq!(calls.len(), 2);
-        assert_eq!(calls[0].arguments, json!({"x": 1}));
-        assert_eq!(calls[1].name, "b");
-        let bare = parse_calls("{\"name\": \"a\", \"arguments\": \"{\\\"x\\\": 2}\"}").unwrap();
-        assert_eq!(bare[0].arguments, json!({"x": 2}));
-        assert!(parse_calls("<tool_call>\n{\"name\": \"a\", \"argu").is_none());
-        assert!(parse_calls("").is_none());
-        assert!(parse_calls("{\"arguments\": {}}").is_none());
     }
 
     #[test]
