@@ -4,7 +4,7 @@
 #
 #   bash tests/run.sh                  everything (what CI runs after fmt and clippy)
 #   bash tests/run.sh --test protect   one test file (any cargo test arguments)
-#   bash tests/run.sh --quick          the developer loop: fmt, clippy and every test that
+#   bash tests/run.sh --quick          the developer loop: fmt, module cycles, clippy and every test that
 #                                      needs no model (unit tests, router tests with a fake
 #                                      backend, the engine's fuzz properties, the unit file)
 set -euo pipefail
@@ -14,6 +14,7 @@ if [ "${1:-}" = "--quick" ]; then
     shift
     bash tests/setup.sh build
     cargo fmt --all --check
+    python3 tests/check-module-cycles.py
     cargo clippy --release --workspace --all-targets -- -D warnings
     if command -v systemd-analyze >/dev/null; then bash tests/check-systemd.sh; fi
     cargo test --release --workspace --lib --bins "$@"
@@ -22,6 +23,7 @@ if [ "${1:-}" = "--quick" ]; then
 fi
 bash tests/setup.sh
 bash tests/check-systemd.sh
+python3 tests/check-module-cycles.py
 EDGELLM_TEST_MODEL="$(bash tests/fetch-model.sh | tail -n 1)"
 export EDGELLM_TEST_MODEL
 # One model-serving test at a time (the harness also serialises servers); OpenMP threads

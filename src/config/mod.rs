@@ -15,6 +15,7 @@ pub mod reference;
 mod serve;
 #[cfg(test)]
 mod tests;
+mod tls;
 
 pub use bench::*;
 pub use connection::*;
@@ -22,6 +23,7 @@ pub use engine::*;
 pub use generate::*;
 pub use pull::*;
 pub use serve::*;
+pub use tls::*;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

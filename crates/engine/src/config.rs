@@ -82,3 +82,8 @@ pub enum FlashAttn {
     #[default]
     Auto,
 }
+
+/// Most tokens one embedding input may have (the embedding context's size), or the
+/// embedding model's training context where that is shorter (positions past it abort
+/// llama.cpp).
+pub const EMBED_MAX_TOKENS: usize = 512;

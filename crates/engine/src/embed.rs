@@ -17,12 +17,10 @@ use llama_cpp_2::model::LlamaModel;
 use llama_cpp_2::token::LlamaToken;
 use tokio::sync::oneshot;
 
-use crate::handle::QueueTicket;
+use crate::shared::QueueTicket;
 use crate::EngineConfig;
 
-/// Most tokens one input may have (the embedding context's size), or the embedding
-/// model's training context where that is shorter (positions past it abort llama.cpp).
-pub const MAX_TOKENS: usize = 512;
+pub use crate::config::EMBED_MAX_TOKENS as MAX_TOKENS;
 
 /// Most inputs in one request.
 pub const MAX_INPUTS: usize = 256;

@@ -5,6 +5,7 @@
 //! - [`template`]: rendering the model's own Jinja chat template.
 //! - [`handle`]: [`EngineHandle`], the [`edgellm_backend::Backend`] the API talks to.
 //! - [`scheduler`]: the engine thread: slots, continuous batching, prefix reuse, cancellation.
+//! - `shared`: what the engine thread and the handles share (model, counters, queue places).
 //! - [`sampler`], [`decoder`], [`stop`]: per-request sampling chain, UTF-8-safe
 //!   detokenisation and stop strings.
 //! - `constraint`, [`trigger`], [`tool_calls`]: JSON schemas and tool calls enforced with
@@ -33,6 +34,7 @@ pub mod load;
 mod repeat;
 pub mod sampler;
 pub mod scheduler;
+mod shared;
 mod speculate;
 pub mod stop;
 pub mod template;

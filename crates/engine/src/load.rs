@@ -152,7 +152,7 @@ pub(crate) fn model_info(
     ModelInfo {
         id: cfg.model_id.clone(),
         n_ctx_per_request: cfg.ctx_per_request(),
-        n_ctx_embedding: crate::embed::MAX_TOKENS
+        n_ctx_embedding: crate::config::EMBED_MAX_TOKENS
             .min(embedding.map_or(usize::MAX, |m| m.n_ctx_train() as usize)),
         embedding_dims: usize::try_from(embedding.unwrap_or(model).n_embd()).unwrap_or(0),
         embedding_model: match (&cfg.embedding_model, embedding) {

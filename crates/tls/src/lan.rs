@@ -19,7 +19,7 @@ use time::{Duration, OffsetDateTime};
 use crate::names::Identity;
 use crate::scope::Scope;
 use crate::store::certified_key;
-use crate::{write_private, TlsError};
+use crate::{create_private_dir, write_private, TlsError};
 
 /// CA lifetime: long, because users install it by hand.
 const CA_DAYS: i64 = 3650;
@@ -430,23 +430,6 @@ impl Drop for CreationLock {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.0);
     }
-}
-
-/// Create `dir` (and parents) and make it private to the owner. A directory that is
-/// already private (no group or other access) is left as it is, so one we may not chmod
-/// (owned by root, a read-only mount, systemd's `StateDirectory=`) is not an error.
-pub fn create_private_dir(dir: &Path) -> Result<(), TlsError> {
-    use std::os::unix::fs::PermissionsExt;
-    let io = |source| TlsError::Io {
-        path: dir.into(),
-        source,
-    };
-    std::fs::create_dir_all(dir).map_err(io)?;
-    let mode = std::fs::metadata(dir).map_err(io)?.permissions().mode();
-    if mode & 0o077 == 0 {
-        return Ok(());
-    }
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(io)
 }
 
 #[cfg(test)]

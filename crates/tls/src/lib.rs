@@ -1,7 +1,10 @@
 //! edgellm's certificates.
 //!
-//! - [`store`]: [`CertStore`], the hot-swappable certificate rustls serves from, and the
-//!   rustls [`server_config`] (TLS 1.3 + 1.2, ALPN h2 and http/1.1, ring provider).
+//! - [`store`]: [`CertStore`], the hot-swappable certificate rustls serves from.
+//! - `server`: the rustls [`server_config`] (TLS 1.3 + 1.2, ALPN h2 and http/1.1, ring
+//!   provider, `acme-tls/1` when ACME validates on the port).
+//! - `fs`: private files and directories (keys, the CA, ACME state), written atomically.
+//! - `error`: [`TlsError`].
 //! - [`lan`]: a persistent local CA and a leaf for this machine's names and addresses.
 //! - [`names`]: which names and addresses this machine answers to.
 //! - [`scope`]: the name constraints of a new LAN CA (home-network names and addresses).
@@ -13,77 +16,17 @@
 #![forbid(unsafe_code)]
 
 pub mod acme;
+mod error;
 pub mod files;
+mod fs;
 pub mod lan;
 pub mod names;
 pub mod scope;
+mod server;
 pub mod store;
 
-pub use lan::{create_private_dir, LanCa};
-pub use store::{server_config, CertStore};
-
-use std::path::PathBuf;
-
-/// Why certificates could not be provisioned.
-#[derive(Debug, thiserror::Error)]
-pub enum TlsError {
-    #[error("cannot use {path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("certificate generation failed: {0}")]
-    Generate(#[from] rcgen::Error),
-    #[error("{path} holds no usable {what}")]
-    BadPem { path: PathBuf, what: &'static str },
-    #[error("{0}")]
-    Import(String),
-    #[error("rustls rejected the certificate or key: {0}")]
-    Rustls(#[from] rustls::Error),
-}
-
-/// SHA-256 fingerprint of a DER certificate, as colon-separated upper-case hex.
-pub fn fingerprint(der: &[u8]) -> String {
-    use sha2::{Digest, Sha256};
-    Sha256::digest(der)
-        .iter()
-        .map(|b| format!("{b:02X}"))
-        .collect::<Vec<_>>()
-        .join(":")
-}
-
-/// Write a file readable by its owner only (keys, and everything else under the state dir),
-/// atomically: into a temporary file of its own name (`.<name>.<pid>.<n>.tmp`, created
-/// exclusively, so two writers or two files never share one), then renamed into place.
-pub fn write_private(path: &std::path::Path, contents: &[u8]) -> Result<(), TlsError> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static N: AtomicU64 = AtomicU64::new(0);
-    let io = |source| TlsError::Io {
-        path: path.into(),
-        source,
-    };
-    let name = path
-        .file_name()
-        .map_or_else(|| "file".into(), |n| n.to_string_lossy().into_owned());
-    let tmp = path.with_file_name(format!(
-        ".{name}.{}.{}.tmp",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    ));
-    let written = (|| {
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)?;
-        file.write_all(contents)?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if written.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    written.map_err(io)
-}
+pub use error::TlsError;
+pub use fs::{create_private_dir, write_private};
+pub use lan::LanCa;
+pub use server::server_config;
+pub use store::{fingerprint, CertStore};

@@ -1,4 +1,4 @@
-//! The certificate rustls serves, swappable at run time, and the server config.
+//! The certificate rustls serves, swappable at run time.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
@@ -100,22 +100,14 @@ pub fn certified_key(chain_pem: &str, key_pem: &str) -> Result<CertifiedKey, Tls
     Ok(certified)
 }
 
-/// rustls config: TLS 1.3 and 1.2, ALPN h2 then http/1.1 (plus `acme-tls/1` when ACME
-/// validates on this port), certificates from `resolver`.
-pub fn server_config(
-    resolver: Arc<dyn ResolvesServerCert>,
-    acme: bool,
-) -> Result<rustls::ServerConfig, TlsError> {
-    let mut config =
-        rustls::ServerConfig::builder_with_provider(Arc::new(ring::default_provider()))
-            .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
-            .with_no_client_auth()
-            .with_cert_resolver(resolver);
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    if acme {
-        config.alpn_protocols.push(crate::acme::ACME_ALPN.to_vec());
-    }
-    Ok(config)
+/// SHA-256 fingerprint of a DER certificate, as colon-separated upper-case hex.
+pub fn fingerprint(der: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(der)
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect::<Vec<_>>()
+        .join(":")
 }
 
 /// notAfter of the first certificate of the chain.

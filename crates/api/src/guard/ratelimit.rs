@@ -15,16 +15,10 @@ use tower_governor::{GovernorError, GovernorLayer};
 
 use crate::error::ApiError;
 use crate::state::AppState;
+pub use crate::state::RateLimit;
 
 /// How often idle per-IP buckets are dropped, so the table cannot grow without bound.
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
-
-/// Requests per second and burst per client address.
-#[derive(Debug, Clone, Copy)]
-pub struct RateLimit {
-    pub per_second: f64,
-    pub burst: u32,
-}
 
 /// The client's address: the peer, unless the peer is a trusted proxy, in which case the
 /// right-most address of `X-Forwarded-For` that is not a trusted proxy itself. Entries are

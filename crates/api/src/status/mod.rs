@@ -3,14 +3,13 @@
 //! from the internet); everyone else gets JSON, under the same key rule as `/metrics`.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 use axum::Json;
-use edgellm_observe::{DeviceReader, History, Snapshot};
+use edgellm_observe::Snapshot;
 use serde_json::{json, Value};
 
 use crate::state::AppState;
@@ -21,41 +20,7 @@ const STATUS_HTML: &str = include_str!("status.html");
 static CSP: std::sync::LazyLock<String> =
     std::sync::LazyLock::new(|| crate::web::csp_for(STATUS_HTML));
 
-/// Where the status comes from besides the engine and the API state.
-pub struct StatusSources {
-    pub started: Instant,
-    /// The last hour, sampled by [`History::run`].
-    pub history: Arc<History>,
-    /// Certificate in service: source, subject, issuer, expiry, ACME outcome.
-    pub certificate: Box<dyn Fn() -> Value + Send + Sync>,
-    /// CPU and llama.cpp backend description.
-    pub cpu: Value,
-    /// The daemon's one `sysinfo` reader (shared with `/metrics` and the history).
-    pub device: Arc<DeviceReader>,
-}
-
-impl StatusSources {
-    pub fn new(
-        history: Arc<History>,
-        certificate: Box<dyn Fn() -> Value + Send + Sync>,
-        cpu: Value,
-        device: Arc<DeviceReader>,
-    ) -> Self {
-        Self {
-            started: Instant::now(),
-            history,
-            certificate,
-            cpu,
-            device,
-        }
-    }
-}
-
-impl std::fmt::Debug for StatusSources {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("StatusSources")
-    }
-}
+pub use crate::state::status::StatusSources;
 
 fn wants_html(headers: &HeaderMap) -> bool {
     headers

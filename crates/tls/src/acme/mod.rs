@@ -138,7 +138,7 @@ fn client_config(settings: &AcmeSettings) -> Result<Arc<rustls::ClientConfig>, T
 
 /// Start the ACME state machine in a task. Returns the resolver to serve handshakes with.
 pub fn spawn(settings: AcmeSettings, store: Arc<CertStore>) -> Result<Arc<AcmeResolver>, TlsError> {
-    crate::lan::create_private_dir(&settings.cache_dir)?;
+    crate::create_private_dir(&settings.cache_dir)?;
     let cache = cache::PrivateDirCache::new(settings.cache_dir.clone());
     let last_pem = cache.last_pem();
     let client = client_config(&settings)?;

@@ -50,7 +50,7 @@ pub fn spawn(
     dns: Dns01Settings,
     store: Arc<CertStore>,
 ) -> Result<Arc<AcmeStatus>, crate::TlsError> {
-    crate::lan::create_private_dir(&settings.cache_dir)?;
+    crate::create_private_dir(&settings.cache_dir)?;
     let http = super::client_config(&settings)?;
     let status = Arc::new(AcmeStatus::default());
     let shared = Arc::clone(&status);

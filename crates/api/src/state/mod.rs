@@ -7,8 +7,11 @@ use edgellm_backend::Backend;
 use edgellm_observe::{Metrics, ThermalGuard};
 use ipnet::IpNet;
 
-use crate::guard::keys::ApiKeys;
-use crate::guard::ratelimit::RateLimit;
+pub mod clients;
+pub mod keys;
+pub mod status;
+
+use keys::ApiKeys;
 
 /// Request limits enforced by the API layer.
 #[derive(Debug, Clone)]
@@ -84,11 +87,11 @@ pub struct AppState {
     /// Bounds request preparation (template, tokenizer) running on the blocking pool.
     pub prep: Arc<tokio::sync::Semaphore>,
     /// Generations in flight per client (`--max-client-requests`).
-    pub clients: Arc<crate::guard::clients::ClientSlots>,
+    pub clients: Arc<clients::ClientSlots>,
     /// This board's name, sent as `x-edgellm-node` (none when empty).
     pub node: Arc<str>,
     /// What `/status` shows beyond the engine (history, certificate, CPU); set by the daemon.
-    pub status: Option<Arc<crate::status::StatusSources>>,
+    pub status: Option<Arc<status::StatusSources>>,
 }
 
 /// Requests prepared (template + tokenizer) at once, off the async workers.
@@ -108,7 +111,7 @@ impl AppState {
             metrics: Arc::new(Metrics::new()),
             runtime: Arc::new(RuntimeFlags::default()),
             prep: Arc::new(tokio::sync::Semaphore::new(PREP_CONCURRENCY)),
-            clients: Arc::new(crate::guard::clients::ClientSlots::new(None)),
+            clients: Arc::new(clients::ClientSlots::new(None)),
             node: Arc::from(""),
             status: None,
         }
@@ -123,4 +126,11 @@ impl std::fmt::Debug for AppState {
             .field("keys", &self.keys)
             .finish_non_exhaustive()
     }
+}
+
+/// Requests per second and burst per client address (`guard::ratelimit` enforces it).
+#[derive(Debug, Clone, Copy)]
+pub struct RateLimit {
+    pub per_second: f64,
+    pub burst: u32,
 }
