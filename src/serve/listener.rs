@@ -37,7 +37,7 @@ use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
 use crate::config::ConnectionLimits;
-use edgellm_api::guard::clients::ClientSlots;
+use edgellm_api::state::clients::ClientSlots;
 
 /// Pause after a failed accept (e.g. out of file descriptors) before trying again.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
@@ -100,8 +100,7 @@ pub async fn serve(
         let client_permit = if pooled {
             None
         } else {
-            let key =
-                edgellm_api::guard::ratelimit::client_key(peer.ip(), &Default::default(), &[]);
+            let key = edgellm_api::peer::client_key(peer.ip(), &Default::default(), &[]);
             let Some(permit) = per_client.try_acquire(key) else {
                 tracing::debug!(%peer, "too many connections from this client; closed");
                 continue;
@@ -163,7 +162,7 @@ impl Connection {
                 let app = app.clone();
                 async move {
                     let response = app.oneshot(req).await?;
-                    Ok::<_, std::convert::Infallible>(edgellm_api::guard::body::on_end(
+                    Ok::<_, std::convert::Infallible>(edgellm_api::body::on_end(
                         response,
                         move |_| drop(busy),
                     ))

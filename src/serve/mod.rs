@@ -108,20 +108,18 @@ async fn serve(mut config: ServeConfig) -> Result<(), Error> {
     );
     let flags = Arc::new(RuntimeFlags::new(thermal));
     let state = AppState {
-        backend,
         limits: config.api.clone(),
         access: config.access.clone(),
         keys: Arc::new(keys),
         metrics,
         runtime: Arc::clone(&flags),
-        prep: Arc::new(tokio::sync::Semaphore::new(
-            edgellm_api::state::PREP_CONCURRENCY,
-        )),
-        clients: Arc::new(edgellm_api::guard::clients::ClientSlots::new(
+        clients: Arc::new(edgellm_api::state::clients::ClientSlots::new(
             config.max_client_requests,
         )),
         node: Arc::from(config.node_name.as_str()),
         status: Some(status),
+        // The preparation threads' bound and the rest as every AppState has them.
+        ..AppState::new(backend)
     };
     let app = edgellm_api::router(state);
     let tls = Arc::new(edgellm_tls::server_config(certs.resolver, certs.acme)?);

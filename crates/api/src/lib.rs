@@ -14,9 +14,12 @@
 //! - [`guard`]: API keys, rate limits, admission, request logs and metrics.
 //! - [`extra`]: llama.cpp-server-compatible helpers (`/tokenize`, `/apply-template`).
 //! - [`status`]: the status page and its JSON at `/status`.
+//! - [`peer`]: who sent a request (trusted proxies, the per-client key).
+//! - [`body`]: a response body that reports its end (slots and logs are released then).
 //! - [`state`]: [`AppState`], what every handler gets (backend, limits, keys, metrics).
 #![forbid(unsafe_code)]
 
+pub mod body;
 pub mod error;
 pub mod extra;
 pub mod generation;
@@ -25,6 +28,7 @@ pub mod health;
 pub mod json;
 pub mod ollama;
 pub mod openai;
+pub mod peer;
 pub mod request;
 pub mod router;
 pub mod state;

@@ -6,9 +6,9 @@ use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+use crate::body;
 use crate::error::ApiError;
-use crate::guard::body;
-use crate::guard::ratelimit::request_key;
+use crate::peer::request_key;
 pub use crate::state::clients::{ClientPermit, ClientSlots};
 use crate::state::AppState;
 

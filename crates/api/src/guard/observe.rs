@@ -7,7 +7,7 @@ use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::Response;
 
-use crate::guard::body::{self, Outcome};
+use crate::body::{self, Outcome};
 use crate::state::AppState;
 
 /// Middleware around every route. Logs method, route, status and duration under a request
