@@ -31,7 +31,8 @@ pub fn main(options: GenerateOptions, engine: EngineConfig) -> Result<(), Error>
             ..SamplingParams::default()
         };
         let mut events = handle
-            .submit(GenerateRequest::new(prompt, params))
+            .prepare(GenerateRequest::new(prompt, params))
+            .and_then(|prepared| handle.submit(prepared))
             .map_err(|e| Error::Generate(e.to_string()))?;
         let mut out = std::io::stdout().lock();
         while let Some(event) = events.recv().await {

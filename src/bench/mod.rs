@@ -46,7 +46,8 @@ async fn run_with(
         ..SamplingParams::default()
     };
     let mut events = engine
-        .submit(GenerateRequest::new(prompt, params))
+        .prepare(GenerateRequest::new(prompt, params))
+        .and_then(|prepared| engine.submit(prepared))
         .map_err(|e| Error::Bench(e.to_string()))?;
     let mut text = String::new();
     while let Some(event) = events.recv().await {

@@ -37,16 +37,19 @@ pub enum Piece {
     Error(ApiError),
 }
 
-/// Queue a request with the backend, counting refusals for a full queue. Rendering the
-/// template and tokenising (up to `--max-body-bytes` of text) run off the async workers.
+/// Prepare a request off the async workers (template, tokeniser, grammars: up to
+/// `--max-body-bytes` of text), then queue it with the backend, counting refusals for a
+/// full queue.
 pub async fn start(state: &AppState, request: GenerateRequest) -> Result<EventStream, ApiError> {
-    off_workers(state, move |backend| backend.submit(request))
-        .await
-        .inspect_err(|e| {
-            if matches!(e, ApiError::Backend(BackendError::Overloaded { .. })) {
-                state.metrics.overloaded.inc();
-            }
-        })
+    let queued = match off_workers(state, move |backend| backend.prepare(request)).await {
+        Ok(prepared) => state.backend.submit(prepared).map_err(ApiError::from),
+        Err(e) => Err(e),
+    };
+    queued.inspect_err(|e| {
+        if matches!(e, ApiError::Backend(BackendError::Overloaded { .. })) {
+            state.metrics.overloaded.inc();
+        }
+    })
 }
 
 /// Run CPU-heavy backend work (template, tokenizer) on the blocking pool, at most

@@ -14,7 +14,7 @@ use axum::http::{Request, StatusCode};
 use edgellm_api::{router, AppState};
 use edgellm_backend::{
     Backend, BackendError, ChatMessage, EmbedReceiver, Embeddings, EngineStats, Event, EventStream,
-    FinishReason, GenerateRequest, ModelInfo, Timings, Usage,
+    FinishReason, GenerateRequest, ModelInfo, Prepared, Timings, Usage,
 };
 use http_body_util::BodyExt;
 use proptest::prelude::*;
@@ -31,7 +31,11 @@ impl Backend for Fake {
     fn model(&self) -> Option<ModelInfo> {
         Some(common::model_info())
     }
-    fn submit(&self, request: GenerateRequest) -> Result<EventStream, BackendError> {
+    fn prepare(&self, request: GenerateRequest) -> Result<Prepared, BackendError> {
+        Ok(Prepared::new(request))
+    }
+    fn submit(&self, prepared: Prepared) -> Result<EventStream, BackendError> {
+        let request: GenerateRequest = prepared.into_inner()?;
         let p = &request.params;
         // What the engine relies on: everything already in range.
         assert!((0.0..=2.0).contains(&p.temperature), "{p:?}");

@@ -10,7 +10,7 @@ use axum::http::{Request, StatusCode};
 use edgellm_api::{router, AppState};
 use edgellm_backend::{
     Backend, BackendError, ChatMessage, EmbedReceiver, EngineStats, EventStream, GenerateRequest,
-    ModelInfo,
+    ModelInfo, Prepared,
 };
 use http_body_util::BodyExt;
 use serde_json::Value;
@@ -25,7 +25,10 @@ impl Backend for Engine {
     fn model(&self) -> Option<ModelInfo> {
         Some(common::model_info())
     }
-    fn submit(&self, _: GenerateRequest) -> Result<EventStream, BackendError> {
+    fn prepare(&self, request: GenerateRequest) -> Result<Prepared, BackendError> {
+        Ok(Prepared::new(request))
+    }
+    fn submit(&self, _: Prepared) -> Result<EventStream, BackendError> {
         Err(BackendError::Unavailable("not in this test".into()))
     }
     fn tokenize(&self, _: &str) -> Result<Vec<i32>, BackendError> {

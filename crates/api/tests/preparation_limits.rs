@@ -17,7 +17,7 @@ use edgellm_api::guard::clients::ClientSlots;
 use edgellm_api::{router, AppState};
 use edgellm_backend::{
     Backend, BackendError, ChatMessage, EmbedReceiver, EngineStats, EventStream, GenerateRequest,
-    ModelInfo,
+    ModelInfo, Prepared,
 };
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
@@ -33,7 +33,10 @@ impl Backend for Holding {
     fn model(&self) -> Option<ModelInfo> {
         Some(common::model_info())
     }
-    fn submit(&self, _: GenerateRequest) -> Result<EventStream, BackendError> {
+    fn prepare(&self, request: GenerateRequest) -> Result<Prepared, BackendError> {
+        Ok(Prepared::new(request))
+    }
+    fn submit(&self, _: Prepared) -> Result<EventStream, BackendError> {
         Err(BackendError::Unavailable("not in this test".into()))
     }
     fn tokenize(&self, text: &str) -> Result<Vec<i32>, BackendError> {

@@ -138,14 +138,45 @@ pub struct EngineStats {
     pub engine_stopped: bool,
 }
 
+/// A request made ready by [`Backend::prepare`], for the same backend's
+/// [`Backend::submit`]; what it holds is the backend's own business.
+pub struct Prepared(Box<dyn std::any::Any + Send>);
+
+impl Prepared {
+    pub fn new<T: Send + 'static>(ready: T) -> Self {
+        Self(Box::new(ready))
+    }
+
+    /// What the backend put in; an internal error if it was another backend's.
+    pub fn into_inner<T: 'static>(self) -> Result<T, BackendError> {
+        self.0
+            .downcast::<T>()
+            .map(|b| *b)
+            .map_err(|_| BackendError::Internal("a request prepared by another backend".into()))
+    }
+}
+
+impl std::fmt::Debug for Prepared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Prepared")
+    }
+}
+
 /// What the HTTP layer needs from an inference engine.
 pub trait Backend: Send + Sync + 'static {
     /// The loaded model, or `None` while loading.
     fn model(&self) -> Option<ModelInfo>;
 
-    /// Queue a request. Returns at once: `Overloaded` when the queue is full,
-    /// `Unavailable` while loading. Dropping the returned stream cancels the request.
-    fn submit(&self, request: GenerateRequest) -> Result<EventStream, BackendError>;
+    /// The heavy part of a request, before it is queued: the chat template rendered, the
+    /// prompt tokenised and checked against the context, the schema or tool-call grammar
+    /// compiled. CPU-bound (up to the body limit of text, a grammar compile), so the API
+    /// runs it on the blocking pool, a bounded number at a time, never on the async workers
+    /// or the engine thread. A request that cannot be served fails here.
+    fn prepare(&self, request: GenerateRequest) -> Result<Prepared, BackendError>;
+
+    /// Queue a prepared request. Cheap, returns at once: `Overloaded` when the queue is
+    /// full, `Unavailable` while loading. Dropping the returned stream cancels the request.
+    fn submit(&self, prepared: Prepared) -> Result<EventStream, BackendError>;
 
     /// Token ids of a text under the model's tokenizer (special tokens parsed, no BOS added).
     fn tokenize(&self, text: &str) -> Result<Vec<i32>, BackendError>;

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use edgellm_backend::{
     Backend, BackendError, EmbedReceiver, EngineStats, EventStream, GenerateRequest, ModelInfo,
-    Prompt, ToolChoice,
+    Prepared, Prompt, ToolChoice,
 };
 use llama_cpp_2::token::LlamaToken;
 use tokio::sync::{mpsc, watch};
@@ -220,7 +220,7 @@ impl Backend for EngineHandle {
         self.shared.loaded.get().map(|l| l.info.clone())
     }
 
-    fn submit(&self, request: GenerateRequest) -> Result<EventStream, BackendError> {
+    fn prepare(&self, request: GenerateRequest) -> Result<Prepared, BackendError> {
         let loaded = self.loaded()?;
         // `tool_choice: none` hides the tools, so the model answers in text.
         let tools = request
@@ -272,10 +272,6 @@ impl Backend for EngineHandle {
         let per_token = if tools.is_some() { 2 } else { 1 };
         let (events, rx) = mpsc::channel(per_token * max + EVENT_HEADROOM);
         let ticket = QueueTicket::new();
-        let queued_job = QueuedJob {
-            ticket: ticket.clone(),
-            events: events.downgrade(),
-        };
         let job = Job {
             ticket,
             tokens,
@@ -287,6 +283,17 @@ impl Backend for EngineHandle {
             call_grammar,
             tools: tools.map(|t| (t, forced.is_some())),
         };
+        Ok(Prepared::new((job, rx)))
+    }
+
+    fn submit(&self, prepared: Prepared) -> Result<EventStream, BackendError> {
+        let (mut job, rx): (Job, EventStream) = prepared.into_inner()?;
+        let queued_job = QueuedJob {
+            ticket: job.ticket.clone(),
+            events: job.events.downgrade(),
+        };
+        // Queue time starts now, not when preparation began.
+        job.submitted = Instant::now();
         // `queued` counts jobs in the channel and those the engine holds waiting for a
         // slot; together they may not exceed `--queue`.
         self.shared.release_departed();

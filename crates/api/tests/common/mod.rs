@@ -9,7 +9,7 @@ use axum::http::{Request, StatusCode};
 use edgellm_api::{router, AppState};
 use edgellm_backend::{
     Backend, BackendError, ChatMessage, EmbedReceiver, EngineStats, Event, EventStream,
-    FinishReason, GenerateRequest, ModelInfo, Timings, Usage,
+    FinishReason, GenerateRequest, ModelInfo, Prepared, Timings, Usage,
 };
 use http_body_util::BodyExt;
 use serde_json::Value;
@@ -54,7 +54,11 @@ impl Backend for Scripted {
     fn model(&self) -> Option<ModelInfo> {
         Some(model_info())
     }
-    fn submit(&self, request: GenerateRequest) -> Result<EventStream, BackendError> {
+    fn prepare(&self, request: GenerateRequest) -> Result<Prepared, BackendError> {
+        Ok(Prepared::new(request))
+    }
+    fn submit(&self, prepared: Prepared) -> Result<EventStream, BackendError> {
+        let request: GenerateRequest = prepared.into_inner()?;
         self.seen.lock().unwrap().push(request);
         let (tx, rx) = tokio::sync::mpsc::channel(self.script.len() + 2);
         tx.try_send(Event::Started { prompt_tokens: 5 }).unwrap();
