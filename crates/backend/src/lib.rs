@@ -138,6 +138,110 @@ pub struct EngineStats {
     pub engine_stopped: bool,
 }
 
+/// Whether a series only grows (a Prometheus counter) or goes up and down (a gauge).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SeriesKind {
+    Counter,
+    Gauge,
+}
+
+/// One exposed value of [`EngineStats`]: its metric name (the exporter adds the `edgellm_`
+/// prefix, and `_total` to counters), help text, kind and value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Series {
+    pub name: &'static str,
+    pub help: &'static str,
+    pub kind: SeriesKind,
+    pub value: u64,
+}
+
+impl EngineStats {
+    /// Every counter and gauge, as `/metrics` shows them: the one table of names and help
+    /// texts (a new field gets its row here).
+    pub fn series(&self) -> Vec<Series> {
+        vec![
+            Series {
+                name: "engine_requests",
+                help: "Requests a slot started",
+                kind: SeriesKind::Counter,
+                value: self.requests_total,
+            },
+            Series {
+                name: "prompt_tokens",
+                help: "Prompt tokens of started requests",
+                kind: SeriesKind::Counter,
+                value: self.prompt_tokens_total,
+            },
+            Series {
+                name: "prompt_tokens_reused",
+                help: "Prompt tokens served from a slot's KV cache (prefix reuse) instead of being processed",
+                kind: SeriesKind::Counter,
+                value: self.prompt_tokens_reused_total,
+            },
+            Series {
+                name: "prompt_tokens_processed",
+                help: "Prompt tokens decoded (not reused from cache, not skipped by a cancellation)",
+                kind: SeriesKind::Counter,
+                value: self.prompt_tokens_processed_total,
+            },
+            Series {
+                name: "generated_tokens",
+                help: "Tokens generated",
+                kind: SeriesKind::Counter,
+                value: self.generated_tokens_total,
+            },
+            Series {
+                name: "spec_drafted_tokens",
+                help: "Tokens drafted by speculative decoding (prompt lookup) and decoded to be checked",
+                kind: SeriesKind::Counter,
+                value: self.spec_drafted_tokens_total,
+            },
+            Series {
+                name: "spec_accepted_tokens",
+                help: "Drafted tokens that matched what the model sampled, kept without a step of their own",
+                kind: SeriesKind::Counter,
+                value: self.spec_accepted_tokens_total,
+            },
+            Series {
+                name: "requests_cancelled",
+                help: "Requests stopped because the client left (queued or running)",
+                kind: SeriesKind::Counter,
+                value: self.cancelled_total,
+            },
+            Series {
+                name: "loops_stopped",
+                help: "Answers ended with finish reason length because they kept repeating the same tokens (--loop-guard)",
+                kind: SeriesKind::Counter,
+                value: self.loops_stopped_total,
+            },
+            Series {
+                name: "queue_depth",
+                help: "Requests waiting for a slot",
+                kind: SeriesKind::Gauge,
+                value: self.queue_depth,
+            },
+            Series {
+                name: "slots_busy",
+                help: "Slots generating or reading a prompt",
+                kind: SeriesKind::Gauge,
+                value: self.slots_busy,
+            },
+            Series {
+                name: "slots",
+                help: "Slots (--parallel)",
+                kind: SeriesKind::Gauge,
+                value: self.slots_total,
+            },
+            Series {
+                name: "kv_cache_tokens",
+                help: "Tokens held in the KV cache across slots (kept for prefix reuse)",
+                kind: SeriesKind::Gauge,
+                value: self.kv_cache_tokens,
+            },
+        ]
+    }
+}
+
 /// A request made ready by [`Backend::prepare`], for the same backend's
 /// [`Backend::submit`]; what it holds is the backend's own business.
 pub struct Prepared(Box<dyn std::any::Any + Send>);
@@ -195,4 +299,43 @@ pub trait Backend: Send + Sync + 'static {
 
     /// Current counters.
     fn stats(&self) -> EngineStats;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_counter_and_gauge_is_exposed_once() {
+        let stats = EngineStats {
+            requests_total: 1,
+            prompt_tokens_total: 2,
+            prompt_tokens_reused_total: 3,
+            prompt_tokens_processed_total: 4,
+            generated_tokens_total: 5,
+            cancelled_total: 6,
+            loops_stopped_total: 7,
+            queue_depth: 8,
+            slots_busy: 9,
+            slots_total: 10,
+            kv_cache_tokens: 11,
+            spec_drafted_tokens_total: 12,
+            spec_accepted_tokens_total: 13,
+            // Probes' business, not metrics.
+            embeddings_active: 0,
+            heartbeat_age_ms: 0,
+            engine_stopped: false,
+        };
+        let series = stats.series();
+        let mut values: Vec<u64> = series.iter().map(|s| s.value).collect();
+        values.sort_unstable();
+        assert_eq!(values, (1..=13).collect::<Vec<_>>());
+        let mut names: Vec<&str> = series.iter().map(|s| s.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), series.len(), "a name is used twice");
+        for s in &series {
+            assert!(!s.name.ends_with("_total") && !s.help.is_empty(), "{s:?}");
+        }
+    }
 }

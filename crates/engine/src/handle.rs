@@ -15,7 +15,7 @@ use tokio::sync::{mpsc, watch};
 use crate::embed::{self, EmbedJob};
 use crate::scheduler::{self, Job, Work};
 pub use crate::shared::LoadState;
-use crate::shared::{Loaded, QueueTicket, QueuedJob, Shared};
+use crate::shared::{Counters, Loaded, QueueTicket, QueuedJob, Shared};
 use crate::template::Piece;
 use crate::{load, EngineConfig, EngineError};
 
@@ -44,13 +44,7 @@ impl EngineHandle {
         let shared = Arc::new(Shared {
             loaded: OnceLock::new(),
             state: watch::Sender::new(LoadState::Loading),
-            requests: AtomicU64::new(0),
-            prompt_tokens: AtomicU64::new(0),
-            reused_tokens: AtomicU64::new(0),
-            processed_tokens: AtomicU64::new(0),
-            generated_tokens: AtomicU64::new(0),
-            cancelled: AtomicU64::new(0),
-            loops_stopped: AtomicU64::new(0),
+            counters: Counters::default(),
             queued: AtomicU64::new(0),
             queued_jobs: std::sync::Mutex::new(Vec::new()),
             busy: AtomicU64::new(0),
@@ -61,8 +55,6 @@ impl EngineHandle {
             started: Instant::now(),
             step_pause_ms: AtomicU64::new(0),
             spec_on: AtomicBool::new(config.spec == crate::SpecMode::Lookup),
-            spec_drafted: AtomicU64::new(0),
-            spec_accepted: AtomicU64::new(0),
             config,
         });
         let thread_shared = Arc::clone(&shared);
@@ -377,25 +369,7 @@ impl Backend for EngineHandle {
     }
 
     fn stats(&self) -> EngineStats {
-        let s = &self.shared;
-        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        EngineStats {
-            requests_total: get(&s.requests),
-            prompt_tokens_total: get(&s.prompt_tokens),
-            prompt_tokens_reused_total: get(&s.reused_tokens),
-            prompt_tokens_processed_total: get(&s.processed_tokens),
-            generated_tokens_total: get(&s.generated_tokens),
-            cancelled_total: get(&s.cancelled),
-            loops_stopped_total: get(&s.loops_stopped),
-            queue_depth: get(&s.queued),
-            slots_busy: get(&s.busy),
-            slots_total: u64::from(s.config.parallel),
-            kv_cache_tokens: get(&s.kv_tokens),
-            spec_drafted_tokens_total: get(&s.spec_drafted),
-            spec_accepted_tokens_total: get(&s.spec_accepted),
-            embeddings_active: get(&s.embeds),
-            heartbeat_age_ms: self.heartbeat_age().as_millis() as u64,
-            engine_stopped: s.stopped.load(Ordering::Relaxed),
-        }
+        self.shared
+            .snapshot(self.heartbeat_age().as_millis() as u64)
     }
 }

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
-use edgellm_backend::{BackendError, ModelInfo};
+use edgellm_backend::{BackendError, EngineStats, ModelInfo};
 use llama_cpp_2::model::LlamaModel;
 use tokio::sync::{mpsc, watch};
 
@@ -28,14 +28,8 @@ pub(crate) struct Shared {
     pub(crate) config: EngineConfig,
     pub(crate) loaded: OnceLock<Loaded>,
     pub(crate) state: watch::Sender<LoadState>,
-    pub(crate) requests: AtomicU64,
-    pub(crate) prompt_tokens: AtomicU64,
-    pub(crate) reused_tokens: AtomicU64,
-    pub(crate) processed_tokens: AtomicU64,
-    pub(crate) generated_tokens: AtomicU64,
-    pub(crate) cancelled: AtomicU64,
-    /// Answers ended by the loop guard.
-    pub(crate) loops_stopped: AtomicU64,
+    /// What the engine counts (for `/metrics`, `/status` and `bench`).
+    pub(crate) counters: Counters,
     pub(crate) queued: AtomicU64,
     /// The generation jobs counted in `queued`, so `submit` can release those whose client
     /// left while the engine is busy in a long step (it notices only between steps).
@@ -53,6 +47,21 @@ pub(crate) struct Shared {
     pub(crate) step_pause_ms: AtomicU64,
     /// Speculative decoding on (`--spec lookup`; `edgellm bench` switches it).
     pub(crate) spec_on: AtomicBool,
+}
+
+/// The engine's counters, in one place: adding one is a field here, a line in
+/// [`Shared::snapshot`], a field of [`EngineStats`] with its row in
+/// [`EngineStats::series`], and the increment.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) requests: AtomicU64,
+    pub(crate) prompt_tokens: AtomicU64,
+    pub(crate) reused_tokens: AtomicU64,
+    pub(crate) processed_tokens: AtomicU64,
+    pub(crate) generated_tokens: AtomicU64,
+    pub(crate) cancelled: AtomicU64,
+    /// Answers ended by the loop guard.
+    pub(crate) loops_stopped: AtomicU64,
     /// Drafted tokens decoded, and those of them accepted.
     pub(crate) spec_drafted: AtomicU64,
     pub(crate) spec_accepted: AtomicU64,
@@ -92,6 +101,30 @@ pub(crate) struct QueuedJob {
 }
 
 impl Shared {
+    /// Every counter and gauge at once; `heartbeat_age_ms` is measured by the caller.
+    pub(crate) fn snapshot(&self, heartbeat_age_ms: u64) -> EngineStats {
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let c = &self.counters;
+        EngineStats {
+            requests_total: get(&c.requests),
+            prompt_tokens_total: get(&c.prompt_tokens),
+            prompt_tokens_reused_total: get(&c.reused_tokens),
+            prompt_tokens_processed_total: get(&c.processed_tokens),
+            generated_tokens_total: get(&c.generated_tokens),
+            cancelled_total: get(&c.cancelled),
+            loops_stopped_total: get(&c.loops_stopped),
+            spec_drafted_tokens_total: get(&c.spec_drafted),
+            spec_accepted_tokens_total: get(&c.spec_accepted),
+            queue_depth: get(&self.queued),
+            slots_busy: get(&self.busy),
+            slots_total: u64::from(self.config.parallel),
+            kv_cache_tokens: get(&self.kv_tokens),
+            embeddings_active: get(&self.embeds),
+            heartbeat_age_ms,
+            engine_stopped: self.stopped.load(Ordering::Relaxed),
+        }
+    }
+
     /// Take jobs whose client has left off the `--queue` count at once, and forget jobs that
     /// started or ended.
     pub(crate) fn release_departed(&self) {
@@ -106,7 +139,7 @@ impl Shared {
             if gone {
                 let released = job.ticket.release(self);
                 if released && left {
-                    self.cancelled.fetch_add(1, Ordering::Relaxed);
+                    self.counters.cancelled.fetch_add(1, Ordering::Relaxed);
                 }
             }
             !gone

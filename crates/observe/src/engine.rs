@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use edgellm_backend::Backend;
+use edgellm_backend::{Backend, SeriesKind};
 use prometheus_client::collector::Collector;
 
 use crate::fn_gauge::{const_counter, const_gauge};
@@ -34,85 +34,16 @@ impl EngineCollector {
 
 impl Collector for EngineCollector {
     fn encode(&self, mut enc: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        let s = self.backend.stats();
-        const_counter(
-            &mut enc,
-            "engine_requests",
-            "Requests a slot started",
-            s.requests_total,
-        )?;
-        const_counter(
-            &mut enc,
-            "prompt_tokens",
-            "Prompt tokens of started requests",
-            s.prompt_tokens_total,
-        )?;
-        const_counter(
-            &mut enc,
-            "prompt_tokens_reused",
-            "Prompt tokens served from a slot's KV cache (prefix reuse) instead of being processed",
-            s.prompt_tokens_reused_total,
-        )?;
-        const_counter(
-            &mut enc,
-            "prompt_tokens_processed",
-            "Prompt tokens decoded (not reused from cache, not skipped by a cancellation)",
-            s.prompt_tokens_processed_total,
-        )?;
-        const_counter(
-            &mut enc,
-            "generated_tokens",
-            "Tokens generated",
-            s.generated_tokens_total,
-        )?;
-        const_counter(
-            &mut enc,
-            "spec_drafted_tokens",
-            "Tokens drafted by speculative decoding (prompt lookup) and decoded to be checked",
-            s.spec_drafted_tokens_total,
-        )?;
-        const_counter(
-            &mut enc,
-            "spec_accepted_tokens",
-            "Drafted tokens that matched what the model sampled, kept without a step of their own",
-            s.spec_accepted_tokens_total,
-        )?;
-        const_counter(
-            &mut enc,
-            "requests_cancelled",
-            "Requests stopped because the client left (queued or running)",
-            s.cancelled_total,
-        )?;
-        const_counter(
-            &mut enc,
-            "loops_stopped",
-            "Answers ended with finish reason length because they kept repeating the same tokens (--loop-guard)",
-            s.loops_stopped_total,
-        )?;
-        const_gauge(
-            &mut enc,
-            "queue_depth",
-            "Requests waiting for a slot",
-            s.queue_depth as f64,
-        )?;
-        const_gauge(
-            &mut enc,
-            "slots_busy",
-            "Slots generating or reading a prompt",
-            s.slots_busy as f64,
-        )?;
-        const_gauge(
-            &mut enc,
-            "slots",
-            "Slots (--parallel)",
-            s.slots_total as f64,
-        )?;
-        const_gauge(
-            &mut enc,
-            "kv_cache_tokens",
-            "Tokens held in the KV cache across slots (kept for prefix reuse)",
-            s.kv_cache_tokens as f64,
-        )?;
+        for series in self.backend.stats().series() {
+            match series.kind {
+                SeriesKind::Counter => {
+                    const_counter(&mut enc, series.name, series.help, series.value)?
+                }
+                SeriesKind::Gauge => {
+                    const_gauge(&mut enc, series.name, series.help, series.value as f64)?
+                }
+            }
+        }
         const_gauge(
             &mut enc,
             "model_loaded",

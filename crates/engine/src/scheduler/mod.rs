@@ -245,7 +245,7 @@ impl<'m> Scheduler<'m> {
             let gone = job.events.is_closed();
             // A `submit` may have released (and counted) it already.
             if gone && job.ticket.release(shared) {
-                shared.cancelled.fetch_add(1, Ordering::Relaxed);
+                shared.counters.cancelled.fetch_add(1, Ordering::Relaxed);
                 departed += 1;
             }
             !gone
@@ -284,7 +284,7 @@ impl<'m> Scheduler<'m> {
             let gone = task.job.reply.is_closed();
             if gone {
                 if task.job.ticket.release(shared) || task.started() {
-                    shared.cancelled.fetch_add(1, Ordering::Relaxed);
+                    shared.counters.cancelled.fetch_add(1, Ordering::Relaxed);
                 }
                 tracing::info!("client left; embedding request cancelled");
             }
@@ -326,11 +326,13 @@ impl<'m> Scheduler<'m> {
         let slot = &mut self.slots[index];
         let keep = slot.trim(&mut self.ctx, lcp.min(job.tokens.len() - 1));
         let shared = self.shared;
-        shared.requests.fetch_add(1, Ordering::Relaxed);
+        shared.counters.requests.fetch_add(1, Ordering::Relaxed);
         shared
+            .counters
             .prompt_tokens
             .fetch_add(job.tokens.len() as u64, Ordering::Relaxed);
         shared
+            .counters
             .reused_tokens
             .fetch_add(keep as u64, Ordering::Relaxed);
         let active = Active {
@@ -472,7 +474,10 @@ impl<'m> Scheduler<'m> {
             let keep = active.next_prompt;
             slot.active = None;
             slot.trim(&mut self.ctx, keep);
-            self.shared.cancelled.fetch_add(1, Ordering::Relaxed);
+            self.shared
+                .counters
+                .cancelled
+                .fetch_add(1, Ordering::Relaxed);
             tracing::info!(slot = slot.seq, "client left; request cancelled");
         }
     }

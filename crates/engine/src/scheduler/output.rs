@@ -34,7 +34,10 @@ impl Scheduler<'_> {
             return self.finish(index, FinishReason::Stop, true);
         }
         active.generated += 1;
-        self.shared.generated_tokens.fetch_add(1, Ordering::Relaxed);
+        self.shared
+            .counters
+            .generated_tokens
+            .fetch_add(1, Ordering::Relaxed);
         let piece = vocab.token_to_piece(token, false, None);
         if let Some(calls) = active.calls.as_mut() {
             calls.record(token, &piece);
@@ -87,7 +90,10 @@ impl Scheduler<'_> {
             return;
         };
         if let Some(found) = active.guard.as_mut().and_then(|g| g.push(token.0)) {
-            self.shared.loops_stopped.fetch_add(1, Ordering::Relaxed);
+            self.shared
+                .counters
+                .loops_stopped
+                .fetch_add(1, Ordering::Relaxed);
             tracing::warn!(
                 slot = seq,
                 generated = active.generated,
@@ -327,6 +333,7 @@ impl batch::Decode for Scheduler<'_> {
                     active.next_prompt += part.tokens.len();
                 }
                 self.shared
+                    .counters
                     .processed_tokens
                     .fetch_add(part.tokens.len() as u64, Ordering::Relaxed);
             }

@@ -80,9 +80,11 @@ impl Scheduler<'_> {
         }
         let shared = self.shared;
         shared
+            .counters
             .spec_drafted
             .fetch_add(part.draft as u64, Ordering::Relaxed);
         shared
+            .counters
             .spec_accepted
             .fetch_add(accepted as u64, Ordering::Relaxed);
         let slot = &mut self.slots[part.slot];
