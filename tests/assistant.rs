@@ -214,12 +214,7 @@ fn a_call_starting_inside_a_token_gets_its_grammar_off_the_engine_thread() {
 #[test]
 fn requests_that_cannot_be_served_get_clear_errors() {
     let server = Server::start(&[]);
-    let client = server.blocking_client();
-    let post = |path: &str, body: Value| {
-        let r = client.post(server.url(path)).json(&body).send().unwrap();
-        let status = r.status().as_u16();
-        (status, r.json::<Value>().unwrap())
-    };
+    let post = |path: &str, body: Value| server.post_json(path, &body);
     let msg = [json!({ "role": "user", "content": "hi" })];
     let weather = json!([{ "type": "function", "function": { "name": "get_weather",
         "parameters": { "type": "object", "properties": { "city": { "type": "string" } } } } }]);

@@ -5,17 +5,6 @@ mod common;
 use common::{greedy_chat, sse_data, Server};
 use serde_json::{json, Value};
 
-fn post(server: &Server, path: &str, body: &Value) -> (u16, Value) {
-    let r = server
-        .blocking_client()
-        .post(server.url(path))
-        .json(body)
-        .send()
-        .unwrap();
-    let status = r.status().as_u16();
-    (status, r.json().unwrap())
-}
-
 fn content(v: &Value) -> String {
     v["choices"][0]["message"]["content"]
         .as_str()
@@ -27,8 +16,8 @@ fn content(v: &Value) -> String {
 fn greedy_chat_is_repeatable_and_the_stream_matches_it() {
     let server = Server::start(&[]);
     let body = greedy_chat("Name three colors.", json!({ "max_tokens": 40 }));
-    let (s1, a) = post(&server, "/v1/chat/completions", &body);
-    let (s2, b) = post(&server, "/v1/chat/completions", &body);
+    let (s1, a) = server.post_json("/v1/chat/completions", &body);
+    let (s2, b) = server.post_json("/v1/chat/completions", &body);
     assert_eq!((s1, s2), (200, 200), "{a} {b}");
     let text = content(&a);
     assert!(!text.trim().is_empty(), "empty answer: {a}");
@@ -37,17 +26,11 @@ fn greedy_chat_is_repeatable_and_the_stream_matches_it() {
     assert_eq!(a["choices"][0]["message"]["role"], "assistant");
 
     // Usage agrees with the model's own tokenizer.
-    let (_, rendered) = post(
-        &server,
-        "/apply-template",
-        &json!({ "messages": body["messages"] }),
-    );
-    let (_, prompt_tokens) = post(
-        &server,
-        "/tokenize",
-        &json!({ "content": rendered["prompt"] }),
-    );
-    let (_, answer_tokens) = post(&server, "/tokenize", &json!({ "content": text }));
+    let (_, rendered) =
+        server.post_json("/apply-template", &json!({ "messages": body["messages"] }));
+    let (_, prompt_tokens) =
+        server.post_json("/tokenize", &json!({ "content": rendered["prompt"] }));
+    let (_, answer_tokens) = server.post_json("/tokenize", &json!({ "content": text }));
     let usage = &a["usage"];
     assert_eq!(
         usage["prompt_tokens"],
@@ -118,15 +101,13 @@ fn greedy_chat_is_repeatable_and_the_stream_matches_it() {
 fn max_tokens_and_stop_strings_end_generation() {
     let server = Server::start(&[]);
     let prompt = "Count from 1 to 20, separated by commas.";
-    let (_, full) = post(
-        &server,
+    let (_, full) = server.post_json(
         "/v1/chat/completions",
         &greedy_chat(prompt, json!({ "max_tokens": 60 })),
     );
     let full_text = content(&full);
 
-    let (status, short) = post(
-        &server,
+    let (status, short) = server.post_json(
         "/v1/chat/completions",
         &greedy_chat(prompt, json!({ "max_tokens": 5 })),
     );
@@ -140,8 +121,7 @@ fn max_tokens_and_stop_strings_end_generation() {
 
     // Stop at the first "5": the text is what came before it, without the stop string.
     let at = full_text.find('5').expect("the count contains a 5");
-    let (status, stopped) = post(
-        &server,
+    let (status, stopped) = server.post_json(
         "/v1/chat/completions",
         &greedy_chat(prompt, json!({ "max_tokens": 60, "stop": ["5"] })),
     );
@@ -212,13 +192,13 @@ fn text_completions_and_models() {
     );
 
     let body = json!({ "prompt": "def fibonacci(n):", "max_tokens": 16, "temperature": 0 });
-    let (status, a) = post(&server, "/v1/completions", &body);
+    let (status, a) = server.post_json("/v1/completions", &body);
     assert_eq!(status, 200, "{a}");
     assert_eq!(a["object"], "text_completion");
     assert_eq!(a["model"], "qwen-test");
     let text = a["choices"][0]["text"].as_str().unwrap();
     assert!(!text.is_empty());
-    let (_, b) = post(&server, "/v1/completions", &body);
+    let (_, b) = server.post_json("/v1/completions", &body);
     assert_eq!(b["choices"][0]["text"], a["choices"][0]["text"]);
     assert_eq!(a["usage"]["completion_tokens"], 16);
 }
@@ -267,7 +247,7 @@ fn bad_requests_get_openai_errors_naming_the_field_and_the_server_keeps_serving(
             "messages[0].role",
         ),
     ] {
-        let (status, e) = post(&server, "/v1/chat/completions", &body);
+        let (status, e) = server.post_json("/v1/chat/completions", &body);
         assert_eq!(status, 400, "{body} -> {e}");
         assert_eq!(e["error"]["param"], param, "{body} -> {e}");
         assert!(
@@ -281,11 +261,7 @@ fn bad_requests_get_openai_errors_naming_the_field_and_the_server_keeps_serving(
 
     // A prompt over the context window: 400 with both numbers.
     let long = "hello ".repeat(1000);
-    let (status, e) = post(
-        &server,
-        "/v1/chat/completions",
-        &greedy_chat(&long, json!({})),
-    );
+    let (status, e) = server.post_json("/v1/chat/completions", &greedy_chat(&long, json!({})));
     assert_eq!(status, 400, "{e}");
     assert_eq!(e["error"]["code"], "context_length_exceeded");
     let n = e["error"]["n_prompt_tokens"].as_u64().unwrap();
@@ -295,8 +271,7 @@ fn bad_requests_get_openai_errors_naming_the_field_and_the_server_keeps_serving(
     assert!(msg.contains(&n.to_string()) && msg.contains("512"), "{msg}");
 
     // Unknown fields are ignored.
-    let (status, ok) = post(
-        &server,
+    let (status, ok) = server.post_json(
         "/v1/chat/completions",
         &greedy_chat(
             "Say hi.",
@@ -335,8 +310,7 @@ fn bad_requests_get_openai_errors_naming_the_field_and_the_server_keeps_serving(
     );
 
     // Still serving.
-    let (status, ok) = post(
-        &server,
+    let (status, ok) = server.post_json(
         "/v1/chat/completions",
         &greedy_chat("Say hi.", json!({ "max_tokens": 4 })),
     );
@@ -349,7 +323,7 @@ fn non_ascii_prompts_and_answers_round_trip_without_replacement_characters() {
     let server = Server::start(&[]);
     let prompt = "请用中文回答，并在结尾加一个表情符号 😀：天空是什么颜色？";
     let body = greedy_chat(prompt, json!({ "max_tokens": 48 }));
-    let (status, a) = post(&server, "/v1/chat/completions", &body);
+    let (status, a) = server.post_json("/v1/chat/completions", &body);
     assert_eq!(status, 200, "{a}");
     let text = content(&a);
     assert!(
@@ -385,6 +359,6 @@ fn non_ascii_prompts_and_answers_round_trip_without_replacement_characters() {
     assert_eq!(pieces.concat(), text);
 
     // The prompt itself survives tokenisation.
-    let (_, tokens) = post(&server, "/tokenize", &json!({ "content": prompt }));
+    let (_, tokens) = server.post_json("/tokenize", &json!({ "content": prompt }));
     assert!(tokens["tokens"].as_array().unwrap().len() > 5);
 }
