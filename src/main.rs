@@ -34,7 +34,8 @@ fn main() -> ExitCode {
     }
     let cli = config::Cli::parse_from(argv);
     let result = match cli.command {
-        config::Command::Serve(args) => config::ServeConfig::from_args(*args).and_then(serve::run),
+        // Every command: its flags resolved once (`Args::resolve`), then run.
+        config::Command::Serve(args) => args.resolve().and_then(serve::run),
         config::Command::Ca(cmd) => ca::run(cmd),
         config::Command::Key(cmd) => key::run(cmd),
         config::Command::Pull(args) => args.resolve().and_then(pull::main),
@@ -43,12 +44,10 @@ fn main() -> ExitCode {
             print!("{}", config::reference::serve_flags_block());
             Ok(())
         }
-        config::Command::Generate(args) => {
-            config::generate_config(*args).and_then(|(o, e)| generate::main(o, e))
-        }
-        config::Command::Bench(args) => {
-            config::bench_config(*args).and_then(|(args, engine)| bench::main(args, engine))
-        }
+        config::Command::Generate(args) => args.resolve().and_then(|(o, e)| generate::main(o, e)),
+        config::Command::Bench(args) => args
+            .resolve()
+            .and_then(|(args, engine)| bench::main(args, engine)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -67,7 +66,7 @@ fn check_config() -> Result<(), error::Error> {
     let config::Command::Serve(args) = cli.command else {
         unreachable!("parsed as serve")
     };
-    let effective = config::ServeConfig::from_args(*args)?;
+    let effective = args.resolve()?;
     println!("{effective:#?}");
     Ok(())
 }

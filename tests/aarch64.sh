@@ -13,6 +13,8 @@
 #   bash tests/aarch64.sh --build   build and package only (.ci/run starts it in the
 #                                   background at idle priority while the tests run)
 set -euo pipefail
+# The cargo profile built and packaged (Cargo.toml says why CI uses `cross-test`).
+profile="${EDGELLM_AARCH64_PROFILE:-cross-test}"
 build_only=""
 [ "${1:-}" = "--build" ] && build_only=1
 cd "$(dirname "$0")/.."
@@ -40,9 +42,9 @@ grep -q '^CC_aarch64_unknown_linux_gnu=clang$' <<<"$cross_env" || { echo "aarch6
 find "$CARGO_TARGET_DIR/aarch64-unknown-linux-gnu" -maxdepth 2 -xtype l -name 'lib*.so*' -delete 2>/dev/null || true
 (
     while IFS='=' read -r name value; do export "$name=$value"; done <<<"$cross_env"
-    cargo build --release --bin edgellm --target aarch64-unknown-linux-gnu
+    cargo build --profile "$profile" --bin edgellm --target aarch64-unknown-linux-gnu
 )
-packaged=$(bash deploy/dist/package.sh aarch64-unknown-linux-gnu release)
+packaged=$(bash deploy/dist/package.sh aarch64-unknown-linux-gnu "$profile")
 echo "$packaged"
 if [ -n "$build_only" ]; then
     exit 0
@@ -60,7 +62,7 @@ tree=$(sed -n 1p <<<"$packaged")
 bin="$tree/usr/bin/edgellm"
 libs="$tree/usr/lib/edgellm"
 file "$bin" 2>/dev/null || true
-echo "aarch64 binary: $(stat -c %s "$bin") bytes, libraries: $(du -sh "$libs" | cut -f1) (release profile; dist adds LTO and strip)"
+echo "aarch64 binary: $(stat -c %s "$bin") bytes, libraries: $(du -sh "$libs" | cut -f1) ($profile profile; dist adds LTO and strip)"
 ls "$libs"
 
 # The dot-product kernels are in the Pi 5 variant and not in the Pi 4 one.

@@ -24,36 +24,25 @@ fn clients_get_tool_calls_structured_outputs_and_embeddings() {
 #[test]
 fn one_request_may_use_the_whole_context_while_the_other_slot_is_idle() {
     let server = Server::start(&["--ctx-size", "1024", "--parallel", "2"]);
-    let client = server.blocking_client();
-    let models: Value = client
-        .get(server.url("/v1/models"))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let (_, models) = server.get_json("/v1/models");
     assert_eq!(models["data"][0]["meta"]["n_ctx"], 1024, "{models}");
     // About 700 tokens: more than ctx-size / parallel (512), less than ctx-size.
     let long = "The quick brown fox jumps over the lazy dog. ".repeat(70);
-    let r: Value = client
-        .post(server.url("/v1/chat/completions"))
-        .json(&json!({
+    let (_, r) = server.post_json(
+        "/v1/chat/completions",
+        &json!({
             "messages": [{ "role": "user", "content": format!("{long}\nHow many foxes?") }],
             "temperature": 0, "max_tokens": 8,
-        }))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+        }),
+    );
     let prompt = r["usage"]["prompt_tokens"].as_u64().unwrap_or(0);
     assert!(prompt > 512 && prompt < 1024, "{r}");
     // Twice that does not fit at all: the clear 400.
-    let r = client
-        .post(server.url("/v1/chat/completions"))
-        .json(&json!({ "messages": [{ "role": "user", "content": long.repeat(2) }] }))
-        .send()
-        .unwrap();
-    assert_eq!(r.status(), 400);
-    let e: Value = r.json().unwrap();
+    let (status, e) = server.post_json(
+        "/v1/chat/completions",
+        &json!({ "messages": [{ "role": "user", "content": long.repeat(2) }] }),
+    );
+    assert_eq!(status, 400);
     assert_eq!(e["error"]["code"], "context_length_exceeded", "{e}");
 }
 
@@ -83,37 +72,20 @@ fn embedding_inputs_stop_at_the_embedding_models_training_length() {
     let dir = common::TempDir::new("short-ctx");
     let short = model_trained_on(128, &dir);
     let server = Server::start(&["--embedding-model", &short.display().to_string()]);
-    let client = server.blocking_client();
-    let models: Value = client
-        .get(server.url("/v1/models"))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let (_, models) = server.get_json("/v1/models");
     assert_eq!(
         models["data"][0]["meta"]["n_ctx_embedding"], 128,
         "{models}"
     );
     let long = "lamp ".repeat(300);
-    let r = client
-        .post(server.url("/v1/embeddings"))
-        .json(&json!({ "input": long }))
-        .send()
-        .unwrap();
-    assert_eq!(r.status(), 400);
-    let e: Value = r.json().unwrap();
+    let (status, e) = server.post_json("/v1/embeddings", &json!({ "input": long }));
+    assert_eq!(status, 400);
     assert!(
         e["error"]["message"].as_str().unwrap().contains("128"),
         "{e}"
     );
     // Ollama's route truncates to the same length and answers.
-    let r: Value = client
-        .post(server.url("/api/embed"))
-        .json(&json!({ "input": long }))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let (_, r) = server.post_json("/api/embed", &json!({ "input": long }));
     assert_eq!(r["prompt_eval_count"], 128, "{r}");
 }
 
@@ -130,13 +102,7 @@ fn embeddings_come_from_the_embedding_model_when_one_is_given() {
         "{}",
         server.log()
     );
-    let client = server.blocking_client();
-    let models: Value = client
-        .get(server.url("/v1/models"))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let (_, models) = server.get_json("/v1/models");
     let stem = model.file_stem().unwrap().to_string_lossy().into_owned();
     assert_eq!(models["data"][0]["id"], "chat");
     assert_eq!(
@@ -144,13 +110,10 @@ fn embeddings_come_from_the_embedding_model_when_one_is_given() {
         stem.as_str(),
         "{models}"
     );
-    let e: Value = client
-        .post(server.url("/v1/embeddings"))
-        .json(&json!({ "input": ["a cat on a mat", "a kitten on a rug"] }))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let (_, e) = server.post_json(
+        "/v1/embeddings",
+        &json!({ "input": ["a cat on a mat", "a kitten on a rug"] }),
+    );
     let v = |i: usize| -> Vec<f64> {
         e["data"][i]["embedding"]
             .as_array()

@@ -9,14 +9,9 @@ use common::{greedy_chat, metric, sse_data, streamed_content, Server};
 use serde_json::{json, Value};
 
 fn chat(server: &Server, body: &Value) -> Value {
-    let r = server
-        .blocking_client()
-        .post(server.url("/v1/chat/completions"))
-        .json(body)
-        .send()
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    r.json().unwrap()
+    let (status, answer) = server.post_json("/v1/chat/completions", body);
+    assert_eq!(status, 200, "{answer}");
+    answer
 }
 
 #[test]
@@ -147,14 +142,7 @@ fn a_client_that_leaves_during_prompt_processing_does_not_hold_up_the_next() {
         "4096",
     ]);
     let long = "The quick brown fox jumps over the lazy dog. ".repeat(150);
-    let tokens = server
-        .blocking_client()
-        .post(server.url("/tokenize"))
-        .json(&json!({ "content": long }))
-        .send()
-        .unwrap()
-        .json::<Value>()
-        .unwrap()["tokens"]
+    let tokens = server.post_json("/tokenize", &json!({ "content": long })).1["tokens"]
         .as_array()
         .unwrap()
         .len() as f64;

@@ -134,14 +134,7 @@ fn max_tokens_and_stop_strings_end_generation() {
         prompt,
         json!({ "max_tokens": 60, "stop": "5", "stream": true }),
     );
-    let text = server
-        .blocking_client()
-        .post(server.url("/v1/chat/completions"))
-        .json(&body)
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
+    let text = server.post_text("/v1/chat/completions", &body).1;
     let streamed: String = sse_data(&text)
         .iter()
         .filter(|d| *d != "[DONE]")
@@ -337,14 +330,7 @@ fn non_ascii_prompts_and_answers_round_trip_without_replacement_characters() {
 
     let mut stream_body = body.clone();
     stream_body["stream"] = json!(true);
-    let raw = server
-        .blocking_client()
-        .post(server.url("/v1/chat/completions"))
-        .json(&stream_body)
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
+    let raw = server.post_text("/v1/chat/completions", &stream_body).1;
     let pieces: Vec<String> = sse_data(&raw)
         .iter()
         .filter(|d| *d != "[DONE]")

@@ -133,7 +133,7 @@ echo "bitbake: raspberrypi4-64: edgellm-image with packagegroup-edgellm, cortex-
 #    against the aarch64 build tests/aarch64.sh made and packaged: the image must get the
 #    same binary, libraries and CPU variants as the package the qemu tests ran, in the same
 #    layout (usr/bin + usr/lib/edgellm, which the binary's run path expects).
-aarch64="$CARGO_TARGET_DIR/aarch64-unknown-linux-gnu/release"
+aarch64="$CARGO_TARGET_DIR/aarch64-unknown-linux-gnu/${EDGELLM_AARCH64_PROFILE:-cross-test}"
 package="$CARGO_TARGET_DIR/package/edgellm-$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)-aarch64"
 if [ -n "${EDGELLM_BITBAKE_SKIP_INSTALL:-}" ]; then
     # .ci/run fills the parse cache in the background while the aarch64 build is not done.

@@ -16,13 +16,13 @@ fn ndjson(raw: &str) -> Vec<Value> {
 #[test]
 fn chat_and_generate_stream_ndjson_and_match_the_non_stream_answer() {
     let server = Server::start(&["--model-id", "qwen2.5:0.5b"]);
-    let client = server.blocking_client();
     let chat = json!({
         "model": "qwen2.5:0.5b",
         "messages": [{ "role": "user", "content": "Name two planets." }],
         "options": { "temperature": 0, "num_predict": 24 },
     });
-    let r = client
+    let r = server
+        .blocking_client()
         .post(server.url("/api/chat"))
         .json(&chat)
         .send()
@@ -54,41 +54,21 @@ fn chat_and_generate_stream_ndjson_and_match_the_non_stream_answer() {
 
     let mut once = chat.clone();
     once["stream"] = json!(false);
-    let single: Value = client
-        .post(server.url("/api/chat"))
-        .json(&once)
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let (_, single) = server.post_json("/api/chat", &once);
     assert_eq!(single["done"], true);
     assert_eq!(single["message"]["content"].as_str().unwrap(), streamed);
     assert_eq!(single["model"], "qwen2.5:0.5b");
 
     // /api/generate with a system prompt, not streamed.
     let gen = json!({ "model": "qwen2.5:0.5b", "prompt": "Say hello.", "system": "Answer in French.", "stream": false, "options": { "temperature": 0, "num_predict": 12 } });
-    let g: Value = client
-        .post(server.url("/api/generate"))
-        .json(&gen)
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let (_, g) = server.post_json("/api/generate", &gen);
     assert_eq!(g["done"], true);
     assert!(!g["response"].as_str().unwrap().is_empty());
     assert!(g["done_reason"] == "stop" || g["done_reason"] == "length");
     // Streamed generate concatenates to the same text.
     let mut gen_stream = gen.clone();
     gen_stream["stream"] = json!(true);
-    let lines = ndjson(
-        &client
-            .post(server.url("/api/generate"))
-            .json(&gen_stream)
-            .send()
-            .unwrap()
-            .text()
-            .unwrap(),
-    );
+    let lines = ndjson(&server.post_text("/api/generate", &gen_stream).1);
     let text: String = lines
         .iter()
         .map(|l| l["response"].as_str().unwrap())
@@ -105,14 +85,7 @@ fn format_json_constrains_the_answer_to_json() {
         "stream": false,
         "options": { "temperature": 0, "num_predict": 80 },
     });
-    let r: Value = server
-        .blocking_client()
-        .post(server.url("/api/generate"))
-        .json(&body)
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let (_, r) = server.post_json("/api/generate", &body);
     let text = r["response"].as_str().unwrap();
     if r["done_reason"] == "stop" {
         let parsed: Value =
@@ -126,58 +99,49 @@ fn format_json_constrains_the_answer_to_json() {
 #[test]
 fn model_listing_and_errors_look_like_ollama() {
     let server = Server::start(&["--model-id", "qwen2.5:0.5b"]);
-    let client = server.blocking_client();
-    let tags: Value = client
-        .get(server.url("/api/tags"))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let (_, tags) = server.get_json("/api/tags");
     let m = &tags["models"][0];
     assert_eq!(m["name"], "qwen2.5:0.5b");
     assert_eq!(m["details"]["format"], "gguf");
     assert_eq!(m["details"]["family"], "qwen2");
     assert!(m["size"].as_u64().unwrap() > 400_000_000);
     assert_eq!(m["digest"].as_str().unwrap().len(), 64);
-    let ps: Value = client
-        .get(server.url("/api/ps"))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let (_, ps) = server.get_json("/api/ps");
     assert_eq!(ps["models"][0]["name"], "qwen2.5:0.5b");
-    let v: Value = client
-        .get(server.url("/api/version"))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    // Ollama always sends the running model's context; here the daemon's per-request limit.
+    let (_, v1) = server.get_json("/v1/models");
+    assert_eq!(
+        ps["models"][0]["context_length"], v1["data"][0]["meta"]["n_ctx"],
+        "{ps} {v1}"
+    );
+    let (_, v) = server.get_json("/api/version");
     assert!(v["version"].is_string());
-    let show: Value = client
-        .post(server.url("/api/show"))
-        .json(&json!({ "model": "qwen2.5:0.5b" }))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let (_, show) = server.post_json("/api/show", &json!({ "model": "qwen2.5:0.5b" }));
     assert_eq!(show["details"]["family"], "qwen2");
     assert!(show["template"].as_str().unwrap().contains("{{ .Prompt }}"));
 
-    let r = client
-        .post(server.url("/api/show"))
-        .json(&json!({ "model": "llama3:70b" }))
-        .send()
-        .unwrap();
-    assert_eq!(r.status(), 404);
-    assert!(r.json::<Value>().unwrap()["error"]
-        .as_str()
-        .unwrap()
-        .contains("llama3:70b"));
-    let r = client.post(server.url("/api/chat")).json(&json!({ "messages": [{ "role": "user", "content": "hi" }], "options": { "temperature": -3 } })).send().unwrap();
-    assert_eq!(r.status(), 400);
-    let e: Value = r.json().unwrap();
+    // Unknown models: Ollama's own words; a pull of the served model succeeds.
+    let (status, e) = server.post_json("/api/show", &json!({ "model": "llama3:70b" }));
+    assert_eq!(status, 404);
+    assert_eq!(e, json!({ "error": "model 'llama3:70b' not found" }));
+    let (status, pulled) = server.post_text("/api/pull", &json!({ "model": "qwen2.5" }));
+    assert_eq!(status, 200);
+    assert_eq!(
+        ndjson(&pulled).last().unwrap(),
+        &json!({ "status": "success" })
+    );
+    let (status, e) = server.post_json("/api/pull", &json!({ "model": "llama3" }));
+    assert_eq!(status, 404);
+    assert!(e["error"].as_str().unwrap().contains("qwen2.5:0.5b"), "{e}");
+
+    let (status, e) = server.post_json(
+        "/api/chat",
+        &json!({ "messages": [{ "role": "user", "content": "hi" }], "options": { "temperature": -3 } }),
+    );
+    assert_eq!(status, 400);
     assert!(e["error"].as_str().unwrap().contains("temperature"), "{e}");
-    let r = client
+    let r = server
+        .blocking_client()
         .post(server.url("/api/generate"))
         .body("{oops")
         .send()

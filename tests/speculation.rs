@@ -132,7 +132,7 @@ fn cases() -> Vec<(&'static str, &'static str, Value)> {
             "/api/chat",
             json!({
                 "model": "qwen2.5:0.5b",
-                "messages": [{ "role": "user", "content": edit }],
+                "messages": [{ "role": "user", "content": quote }],
                 "options": { "temperature": 0, "num_predict": 300 },
             }),
         ),
@@ -254,16 +254,11 @@ fn speculation_changes_speed_never_output() {
     let mut off = Server::start(&[&flags[..], &["--spec", "off"]].concat());
     let reference = rt.block_on(run_all(&off));
     assert_eq!(spec_counters(&off), (0.0, 0.0), "--spec off drafted tokens");
+    // The code edit's prompt size (one token is enough to learn it).
     let edit_usage = {
-        let r: Value = off
-            .blocking_client()
-            .post(off.url("/v1/chat/completions"))
-            .json(&cases()[0].2)
-            .send()
-            .unwrap()
-            .json()
-            .unwrap();
-        r["usage"].clone()
+        let mut body = cases()[0].2.clone();
+        body["max_tokens"] = json!(1);
+        off.post_json("/v1/chat/completions", &body).1["usage"].clone()
     };
     off.terminate();
     drop(off);

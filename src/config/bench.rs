@@ -19,8 +19,14 @@ pub struct BenchArgs {
     pub json: bool,
 }
 
-/// Resolve `edgellm bench` flags; the state dir only supplies the default model path.
-pub fn bench_config(args: BenchArgs) -> Result<(BenchOptions, EngineConfig), Error> {
+impl BenchArgs {
+    /// Resolve `edgellm bench` flags; the state dir only supplies the default model path.
+    pub fn resolve(self) -> Result<(BenchOptions, EngineConfig), Error> {
+        bench_config(self)
+    }
+}
+
+fn bench_config(args: BenchArgs) -> Result<(BenchOptions, EngineConfig), Error> {
     let state_dir = StateDirArg { state_dir: None }
         .resolve()
         .unwrap_or_default();

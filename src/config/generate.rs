@@ -30,8 +30,14 @@ pub struct GenerateOptions {
     pub raw: bool,
 }
 
-/// Resolve `edgellm generate` flags: one slot, a context just big enough.
-pub fn generate_config(args: GenerateArgs) -> Result<(GenerateOptions, EngineConfig), Error> {
+impl GenerateArgs {
+    /// Resolve `edgellm generate` flags: one slot, a context just big enough.
+    pub fn resolve(self) -> Result<(GenerateOptions, EngineConfig), Error> {
+        generate_config(self)
+    }
+}
+
+fn generate_config(args: GenerateArgs) -> Result<(GenerateOptions, EngineConfig), Error> {
     let state_dir = StateDirArg { state_dir: None }
         .resolve()
         .unwrap_or_default();

@@ -1,5 +1,5 @@
 //! Every setting in one place: a flag, an `EDGELLM_*` env var, a default. Parsed by clap
-//! ([`Cli`]), then validated and derived once ([`ServeConfig::from_args`]). The settings file
+//! ([`Cli`]), then validated and derived once (`ServeArgs::resolve` and each command's `resolve`). The settings file
 //! ([`crate::config_file`]) only fills in `EDGELLM_*` variables the environment does not set,
 //! before clap reads them; nothing after this module reads the environment.
 //!

@@ -278,8 +278,15 @@ fn check_origin(origin: &str) -> Result<String, Error> {
     }
 }
 
+impl ServeArgs {
+    /// Validate every `serve` flag and derive the daemon's settings, once.
+    pub fn resolve(self) -> Result<ServeConfig, Error> {
+        ServeConfig::from_args(self)
+    }
+}
+
 impl ServeConfig {
-    pub fn from_args(args: ServeArgs) -> Result<Self, Error> {
+    fn from_args(args: ServeArgs) -> Result<Self, Error> {
         let state_dir = args.state_dir.resolve()?;
         let queue = u64::from(args.engine.queue);
         let engine = args.engine.resolve(&state_dir)?;

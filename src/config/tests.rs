@@ -5,7 +5,7 @@ fn serve(args: &[&str]) -> Result<ServeConfig, Error> {
     argv.extend_from_slice(args);
     let cli = Cli::try_parse_from(argv).map_err(|e| Error::config("?", e.to_string()))?;
     match cli.command {
-        Command::Serve(a) => ServeConfig::from_args(*a),
+        Command::Serve(a) => a.resolve(),
         _ => unreachable!("serve only"),
     }
 }

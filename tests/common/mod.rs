@@ -343,6 +343,25 @@ impl Server {
         (status, r.json().unwrap())
     }
 
+    /// POST a JSON body; the status and the answer as text (NDJSON, SSE, ...).
+    pub fn post_text(&self, path: &str, body: &serde_json::Value) -> (u16, String) {
+        let r = self
+            .blocking_client()
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.text().unwrap())
+    }
+
+    /// GET `path`; the status and the JSON answer.
+    pub fn get_json(&self, path: &str) -> (u16, serde_json::Value) {
+        let r = self.blocking_client().get(self.url(path)).send().unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().unwrap())
+    }
+
     /// `/metrics` as text, fetched with this server's own client.
     pub fn metrics(&self) -> String {
         self.blocking_client()

@@ -20,6 +20,9 @@ pub enum ApiError {
     BodyTimeout { seconds: u64 },
     #[error("no route for {method} {path}")]
     NotFound { method: String, path: String },
+    /// A model name this device does not serve (Ollama's own wording, then `hint`).
+    #[error("model '{name}' not found{hint}")]
+    ModelNotFound { name: String, hint: String },
     #[error("method {method} is not allowed for {path}")]
     MethodNotAllowed { method: String, path: String },
     #[error("missing or invalid API key; send it as 'Authorization: Bearer <key>' or 'x-api-key: <key>'")]
@@ -67,6 +70,11 @@ impl ApiError {
                 StatusCode::NOT_FOUND,
                 "invalid_request_error",
                 Some("not_found"),
+            ),
+            ApiError::ModelNotFound { .. } => (
+                StatusCode::NOT_FOUND,
+                "invalid_request_error",
+                Some("model_not_found"),
             ),
             ApiError::MethodNotAllowed { .. } => (
                 StatusCode::METHOD_NOT_ALLOWED,

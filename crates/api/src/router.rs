@@ -47,6 +47,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/show", post(ollama::models::show))
         .route("/api/ps", get(ollama::models::ps))
         .route("/api/version", get(ollama::models::version))
+        .route("/api/pull", post(ollama::pull::handler))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(from_fn_with_state(state.clone(), keys::require_key));

@@ -30,7 +30,11 @@ pub async fn handler(State(state): State<AppState>, body: JsonBody) -> Result<Re
     let params = common.sampling(state.limits.max_tokens_cap)?;
     let tools = body.parse::<ToolFields>()?.to_tools()?;
     let messages = to_messages(req.messages)?;
-    let model = state.backend.model().map(|m| m.id).unwrap_or_default();
+    let model = state
+        .backend
+        .model()
+        .map(|m| super::name::tagged(&m.id))
+        .unwrap_or_default();
     let events = generation::start(
         &state,
         GenerateRequest {

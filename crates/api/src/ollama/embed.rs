@@ -30,7 +30,11 @@ pub async fn embed(State(state): State<AppState>, body: JsonBody) -> Result<Json
     let req: EmbedRequest = body.parse()?;
     let texts = req.input.texts("input")?;
     let out = embedding::embed(&state, texts, req.truncate.unwrap_or(true)).await?;
-    let model = state.backend.model().map(|m| m.id).unwrap_or_default();
+    let model = state
+        .backend
+        .model()
+        .map(|m| super::name::tagged(&m.id))
+        .unwrap_or_default();
     Ok(Json(json!({
         "model": model,
         "embeddings": out.vectors,

@@ -28,7 +28,11 @@ pub async fn handler(State(state): State<AppState>, body: JsonBody) -> Result<Re
     let req: GenerateBody = body.parse()?;
     let common: OllamaCommon = body.parse()?;
     let params = common.sampling(state.limits.max_tokens_cap)?;
-    let model = state.backend.model().map(|m| m.id).unwrap_or_default();
+    let model = state
+        .backend
+        .model()
+        .map(|m| super::name::tagged(&m.id))
+        .unwrap_or_default();
     if req.prompt.is_empty() && req.system.is_none() {
         // Ollama answers an empty prompt by loading the model and reporting done.
         return Ok(axum::Json(json!({

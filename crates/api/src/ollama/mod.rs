@@ -4,6 +4,8 @@
 //! - [`chat`]: `POST /api/chat` (with tools)
 //! - [`embed`]: `POST /api/embed`, `POST /api/embeddings`
 //! - [`models`]: `GET /api/tags`, `POST /api/show`, `GET /api/ps`, `GET /api/version`
+//! - [`pull`]: `POST /api/pull` (the served model is always present)
+//! - [`name`]: `name:tag` model names, every spelling of the served one accepted
 //! - [`options`]: the `options` object and `format`, mapped to sampling parameters.
 //!
 //! Streams are NDJSON (one object per line), on by default as in Ollama. Errors are
@@ -13,7 +15,9 @@ pub mod chat;
 pub mod embed;
 pub mod generate;
 pub mod models;
+pub mod name;
 pub mod options;
+pub mod pull;
 
 use axum::body::Body;
 use axum::http::{header, HeaderValue, StatusCode};

@@ -1,5 +1,5 @@
-//! `GET /api/tags`, `POST /api/show`, `GET /api/ps`, `GET /api/version`, and Ollama's
-//! plain-text `GET /` answer for non-browsers.
+//! `GET /api/tags`, `POST /api/show`, `GET /api/ps`, `GET /api/version`: the one loaded
+//! model as Ollama lists it (named `name:tag`, [`super::name`]).
 
 use axum::extract::State;
 use axum::Json;
@@ -7,13 +7,14 @@ use edgellm_backend::ModelInfo;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::rfc3339;
+use super::{name, rfc3339};
 use crate::error::ApiError;
 use crate::json::JsonBody;
 use crate::state::AppState;
 
-/// The Ollama API version we follow, reported by `/api/version`.
-const OLLAMA_API_VERSION: &str = "0.5.0";
+/// The Ollama API version we follow (that of `../shared/specs/ollama-openapi.yaml`),
+/// reported by `/api/version`: clients enable tools (0.3+) and `think` (0.9+) by it.
+const OLLAMA_API_VERSION: &str = "0.12.6";
 
 fn details(m: &ModelInfo) -> Value {
     json!({
@@ -28,16 +29,17 @@ fn details(m: &ModelInfo) -> Value {
 
 /// A stable pseudo-digest (Ollama reports a sha256 of the blob; hashing 0.5 GB at every
 /// request would be wasteful, so this digests identity and size instead).
-fn digest(m: &ModelInfo) -> String {
+pub(crate) fn digest(m: &ModelInfo) -> String {
     use sha2::{Digest, Sha256};
     let h = Sha256::digest(format!("{}:{}:{}", m.id, m.size_bytes, m.modified_unix));
     h.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn entry(m: &ModelInfo) -> Value {
+    let name = name::tagged(&m.id);
     json!({
-        "name": m.id,
-        "model": m.id,
+        "name": name,
+        "model": name,
         "modified_at": rfc3339(m.modified_unix),
         "size": m.size_bytes,
         "digest": digest(m),
@@ -60,6 +62,7 @@ pub async fn ps(State(state): State<AppState>) -> Json<Value> {
             // Loaded for as long as the daemon runs.
             e["expires_at"] = json!("9999-12-31T23:59:59Z");
             e["size_vram"] = json!(0);
+            e["context_length"] = json!(m.n_ctx_per_request);
             e
         })
         .collect();
@@ -79,13 +82,10 @@ pub async fn show(State(state): State<AppState>, body: JsonBody) -> Result<Json<
             "the model is still loading".into(),
         ))
     })?;
-    if let Some(name) = req
-        .model
-        .filter(|n| n != &m.id && n.split(':').next() != Some(m.id.as_str()))
-    {
-        return Err(ApiError::NotFound {
-            method: "POST".into(),
-            path: format!("model '{name}' not found"),
+    if let Some(asked) = req.model.filter(|n| !name::names(n, &m.id)) {
+        return Err(ApiError::ModelNotFound {
+            name: asked,
+            hint: String::new(),
         });
     }
     let template = state
@@ -97,7 +97,7 @@ pub async fn show(State(state): State<AppState>, body: JsonBody) -> Result<Json<
         .unwrap_or_default();
     Ok(Json(json!({
         "license": "",
-        "modelfile": format!("FROM {}\n", m.id),
+        "modelfile": format!("FROM {}\n", name::tagged(&m.id)),
         "parameters": format!("num_ctx {}", m.n_ctx_per_request),
         "template": template,
         "details": details(&m),

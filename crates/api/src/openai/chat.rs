@@ -111,12 +111,13 @@ fn finish(reason: FinishReason, legacy: bool) -> &'static str {
     }
 }
 
-/// The assistant message of a whole answer.
+/// The assistant message of a whole answer. `refusal` is always there (the spec requires
+/// it; this model never refuses in that structured way, so it is `null`).
 fn answer(text: String, calls: &[ToolCall], legacy: bool) -> serde_json::Value {
     match calls {
-        [] => json!({ "role": "assistant", "content": text }),
+        [] => json!({ "role": "assistant", "content": text, "refusal": null }),
         [c, ..] if legacy => json!({
-            "role": "assistant", "content": null,
+            "role": "assistant", "content": null, "refusal": null,
             "function_call": { "name": c.name, "arguments": c.arguments.to_string() },
         }),
         calls => {
@@ -130,7 +131,7 @@ fn answer(text: String, calls: &[ToolCall], legacy: bool) -> serde_json::Value {
                 })
                 .collect();
             let content = (!text.is_empty()).then_some(text);
-            json!({ "role": "assistant", "content": content, "tool_calls": list })
+            json!({ "role": "assistant", "content": content, "refusal": null, "tool_calls": list })
         }
     }
 }

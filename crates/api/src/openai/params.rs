@@ -43,6 +43,20 @@ pub struct CommonParams {
     pub max_completion_tokens: Option<i64>,
     pub stop: Option<Stop>,
     pub n: Option<i64>,
+    /// Chat's `logprobs` (a bool) and completions' (a count): not computed, so asking for
+    /// them is refused rather than answered with `null`.
+    #[serde(default)]
+    pub logprobs: Option<serde_json::Value>,
+    #[serde(default)]
+    pub top_logprobs: Option<i64>,
+    /// Token biases change what is sampled; not supported, so a non-empty map is refused.
+    #[serde(default)]
+    pub logit_bias: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Output kinds: only `["text"]`; audio output is refused.
+    #[serde(default)]
+    pub modalities: Option<Vec<String>>,
+    #[serde(default)]
+    pub audio: Option<serde_json::Value>,
     /// `{"type": "text" | "json_object" | "json_schema", ...}`.
     #[serde(default)]
     pub response_format: Option<ResponseFormat>,
@@ -73,6 +87,7 @@ impl CommonParams {
                 return Err(ApiError::invalid("n", "only n = 1 is supported"));
             }
         }
+        self.refuse_unsupported()?;
         let max_tokens = match (self.max_completion_tokens, self.max_tokens) {
             (Some(m), _) => Field::new("max_completion_tokens", Some(m)),
             (None, m) => Field::new("max_tokens", m),
@@ -95,6 +110,55 @@ impl CommonParams {
             format: self.format()?,
         }
         .validate(max_tokens_cap)
+    }
+
+    /// Options that would change the answer and that this server does not implement are a
+    /// 400 naming the field, never accepted and ignored: `logprobs: true` (chat), any
+    /// `logprobs` count (completions; OpenAI answers even 0 with the chosen tokens' log
+    /// probabilities), `top_logprobs` above 0, a non-empty `logit_bias`, audio output.
+    /// `logprobs: false`, `null`, `top_logprobs: 0`, `logit_bias: {}` and
+    /// `modalities: ["text"]` ask for nothing and pass.
+    fn refuse_unsupported(&self) -> Result<(), ApiError> {
+        if self.logit_bias.as_ref().is_some_and(|m| !m.is_empty()) {
+            return Err(ApiError::invalid(
+                "logit_bias",
+                "'logit_bias' is not supported by this server; leave it out",
+            ));
+        }
+        let audio = self
+            .modalities
+            .as_ref()
+            .is_some_and(|m| m.iter().any(|k| k != "text"));
+        if audio || self.audio.as_ref().is_some_and(|a| !a.is_null()) {
+            let param = if audio { "modalities" } else { "audio" };
+            return Err(ApiError::invalid(
+                param,
+                format!("'{param}': this server answers with text only"),
+            ));
+        }
+        let asked = match &self.logprobs {
+            None | Some(serde_json::Value::Null | serde_json::Value::Bool(false)) => false,
+            Some(serde_json::Value::Bool(true) | serde_json::Value::Number(_)) => true,
+            Some(_) => {
+                return Err(ApiError::invalid(
+                    "logprobs",
+                    "'logprobs' must be a boolean (chat) or an integer (completions)",
+                ))
+            }
+        };
+        if asked {
+            return Err(ApiError::invalid(
+                "logprobs",
+                "'logprobs' is not supported by this server; leave it out or set it to false",
+            ));
+        }
+        if self.top_logprobs.is_some_and(|n| n > 0) {
+            return Err(ApiError::invalid(
+                "top_logprobs",
+                "'top_logprobs' is not supported by this server; leave it out or set it to 0",
+            ));
+        }
+        Ok(())
     }
 
     /// The schema `response_format` asks for.

@@ -107,6 +107,21 @@ pub async fn post_to(state: AppState, path: &str, body: Value) -> (StatusCode, S
         .header("content-type", "application/json")
         .body(Body::from(body.to_string()))
         .unwrap();
+    send(state, request).await
+}
+
+/// A bodiless `method` request (GET, HEAD, ...) through the router over `state`.
+pub async fn call(state: AppState, method: &str, path: &str) -> (StatusCode, String) {
+    let request = Request::builder()
+        .method(method)
+        .uri(path)
+        .body(Body::empty())
+        .unwrap();
+    send(state, request).await
+}
+
+/// Any request through the router over `state`; the status and the body as text.
+pub async fn send(state: AppState, request: Request<Body>) -> (StatusCode, String) {
     let r = router(state).oneshot(request).await.unwrap();
     let status = r.status();
     let bytes = r.into_body().collect().await.unwrap().to_bytes();

@@ -21,9 +21,30 @@ pub mod limits;
 mod tool_defs;
 
 /// JSON as Qwen writes it (`{"a": 1, "b": [1, 2]}`), with no room for runs of whitespace
-/// that a small model can fall into and never leave.
+/// that a small model can fall into and never leave: for schemas, whose keys the grammar
+/// leads the model to, and for tool calls, which the model was trained to write this way.
 fn compact() -> Value {
     json!({ "whitespace_flexible": false, "item_separator": ", ", "key_separator": ": " })
+}
+
+/// JSON mode (a schema that only asks for an object: OpenAI's `json_object`, Ollama's
+/// `format: "json"`): here nothing leads the model to a key, and what it writes after `{`
+/// is a newline and an indent, which compact JSON forbids, so the only allowed token it
+/// likes is `}`, and the answer is `{}`. So between two tokens of the JSON one run of
+/// whitespace may come, bounded as in llama.cpp's JSON grammar (`ws ::= | " " | "\n"
+/// [ \t]{0,20}`): a space, or a newline and at most 20 spaces or tabs. Never a longer run.
+fn natural() -> Value {
+    json!({
+        "whitespace_flexible": false,
+        "whitespace_pattern": "( |\\n[ \\t]{0,20})",
+        "item_separator": ",",
+        "key_separator": ":",
+    })
+}
+
+/// Whether `schema` leaves the whole content of an object open (JSON mode).
+fn is_json_mode(schema: &Value) -> bool {
+    schema.as_object().is_some_and(|o| o.len() == 1) && schema["type"] == "object"
 }
 
 /// Compiles schemas and call grammars for one model. Cheap to clone (one shared factory).
@@ -132,7 +153,11 @@ fn with_options(schema: &Value) -> Result<Value, BackendError> {
             )))
         }
     };
-    schema["x-guidance"] = compact();
+    schema["x-guidance"] = if is_json_mode(&schema) {
+        natural()
+    } else {
+        compact()
+    };
     Ok(schema)
 }
 
@@ -265,6 +290,44 @@ mod tests {
         assert!(!accepts(c.json_matcher(&schema).unwrap(), r#"{}"#));
         let any = json!({"type": "object"});
         assert!(accepts(c.json_matcher(&any).unwrap(), r#"{"a": [1, 2]}"#));
+        // A schema's keys lead the model: compact, no newline.
+        assert!(!accepts(
+            c.json_matcher(&schema).unwrap(),
+            "{\n  \"n\": 3\n}"
+        ));
+    }
+
+    #[test]
+    fn json_mode_allows_the_whitespace_a_model_writes_but_no_long_run() {
+        let c = bytes();
+        let any = || c.json_matcher(&json!({"type": "object"})).unwrap();
+        let pretty = "{\n  \"name\": \"Ada\",\n  \"born\": [1815, 12]\n}";
+        assert!(accepts(any(), pretty));
+        assert!(accepts(any(), r#"{"a":1,"b": [1, 2]}"#));
+        assert!(accepts(any(), r#"{"a": {"b": true}}"#));
+        // At most a newline and 20 spaces, and one run between two tokens.
+        let deep = format!("{{\n{}\"a\": 1}}", " ".repeat(20));
+        assert!(accepts(any(), &deep));
+        let too_deep = format!("{{\n{}\"a\": 1}}", " ".repeat(21));
+        assert!(!accepts(any(), &too_deep));
+        assert!(!accepts(any(), "{\n\n\"a\": 1}"));
+        assert!(!accepts(any(), "{  \"a\": 1}"));
+        // Still JSON, still an object.
+        assert!(!accepts(any(), "[1]"));
+        assert!(!accepts(any(), "{\"a\": 1,}"));
+    }
+
+    #[test]
+    fn json_mode_is_only_the_open_object() {
+        assert!(is_json_mode(&json!({"type": "object"})));
+        assert!(!is_json_mode(&json!({"type": "object", "properties": {}})));
+        assert!(!is_json_mode(&json!({"type": "array"})));
+        assert!(!is_json_mode(&json!({})));
+    }
+
+    #[test]
+    fn json_schemas_refuse_unknown_types() {
+        let c = bytes();
         assert!(c.json_matcher(&json!({"type": "no-such-type"})).is_err());
     }
 
@@ -363,5 +426,8 @@ mod tests {
         assert!(with_options(&json!("x")).is_err());
         let s = with_options(&json!({"type": "object"})).unwrap();
         assert_eq!(s["x-guidance"]["whitespace_flexible"], false);
+        assert!(s["x-guidance"]["whitespace_pattern"].is_string());
+        let s = with_options(&json!({"type": "object", "required": ["a"]})).unwrap();
+        assert_eq!(s["x-guidance"]["item_separator"], ", ");
     }
 }
