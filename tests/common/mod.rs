@@ -331,28 +331,25 @@ impl Server {
             .unwrap()
     }
 
-    /// POST a JSON body; the status and the JSON answer.
-    pub fn post_json(&self, path: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
-        let r = self
-            .blocking_client()
+    /// POST a JSON body with this server's own client.
+    pub fn post(&self, path: &str, body: &serde_json::Value) -> reqwest::blocking::Response {
+        self.blocking_client()
             .post(self.url(path))
             .json(body)
             .send()
-            .unwrap();
-        let status = r.status().as_u16();
-        (status, r.json().unwrap())
+            .unwrap()
+    }
+
+    /// POST a JSON body; the status and the JSON answer.
+    pub fn post_json(&self, path: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
+        let r = self.post(path, body);
+        (r.status().as_u16(), r.json().unwrap())
     }
 
     /// POST a JSON body; the status and the answer as text (NDJSON, SSE, ...).
     pub fn post_text(&self, path: &str, body: &serde_json::Value) -> (u16, String) {
-        let r = self
-            .blocking_client()
-            .post(self.url(path))
-            .json(body)
-            .send()
-            .unwrap();
-        let status = r.status().as_u16();
-        (status, r.text().unwrap())
+        let r = self.post(path, body);
+        (r.status().as_u16(), r.text().unwrap())
     }
 
     /// GET `path`; the status and the JSON answer.
