@@ -1,6 +1,6 @@
-//! The real `openai` and `ollama` Python clients (installed into a venv by tests/setup.sh)
-//! against the daemon over HTTPS, trusting only its CA. Their results must match the
-//! server's own greedy answers.
+//! The real `openai`, `ollama` and `anthropic` Python clients (installed into a venv by
+//! tests/setup.sh) against the daemon over HTTPS, trusting only its CA. Their results must
+//! match the server's own greedy answers.
 
 mod common;
 
@@ -32,4 +32,46 @@ fn openai_and_ollama_python_clients_get_the_servers_answers() {
     assert_eq!(got["ollama_chat_stream"], expected_chat, "{got}");
     assert_eq!(got["ollama_generate_raw"], expected_completion, "{got}");
     assert_eq!(got["ollama_tags"], json!(["qwen-test:latest"]));
+
+    // Anthropic's SDK on /v1/messages: the same greedy answer, whole and streamed.
+    let a = common::run_client_script("anthropic_client.py", &server);
+    assert_eq!(a["text"], expected_chat, "{a}");
+    assert_eq!(a["stream_text"], expected_chat, "{a}");
+    assert_eq!(a["stream_final_text"], expected_chat, "{a}");
+    assert_eq!(
+        a["output_tokens"], chat["usage"]["completion_tokens"],
+        "{a}"
+    );
+    assert_eq!(a["stream_output_tokens"], a["output_tokens"], "{a}");
+    let reason = |finish: &serde_json::Value| match finish.as_str() {
+        Some("length") => "max_tokens",
+        _ => "end_turn",
+    };
+    let finish = &chat["choices"][0]["finish_reason"];
+    assert_eq!(a["stop_reason"], reason(finish), "{a}");
+    assert_eq!(a["stream_stop_reason"], reason(finish), "{a}");
+    assert_eq!(a["prompt_tokens"], chat["usage"]["prompt_tokens"], "{a}");
+    assert_eq!(a["count_tokens"], chat["usage"]["prompt_tokens"], "{a}");
+    // A stop sequence ends the answer just before it and is reported.
+    let stop = &a["stop"];
+    assert_eq!(stop["text"], stop["expected"], "{a}");
+    assert_eq!(stop["stop_reason"], "stop_sequence", "{a}");
+    assert_eq!(stop["stop_sequence"], stop["sequence"], "{a}");
+    // Tools: the forced call, then text after its result; a streamed call parses too.
+    assert_eq!(a["call"]["name"], "get_weather", "{a}");
+    assert!(a["call"]["input"]["city"].is_string(), "{a}");
+    assert_eq!(a["call"]["stop_reason"], "tool_use", "{a}");
+    assert!(
+        !a["after_result"]["text"].as_str().unwrap().is_empty(),
+        "{a}"
+    );
+    assert_ne!(a["after_result"]["stop_reason"], "tool_use", "{a}");
+    assert_eq!(a["stream_call"]["name"], "get_weather", "{a}");
+    assert!(a["stream_call"]["input"]["city"].is_string(), "{a}");
+    assert_eq!(a["stream_call"]["stop_reason"], "tool_use", "{a}");
+    assert_eq!(
+        a["thinking_error"],
+        json!({"status": 400, "type": "invalid_request_error"})
+    );
+    assert_eq!(a["models"], json!(["qwen-test"]));
 }

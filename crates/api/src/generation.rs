@@ -22,6 +22,8 @@ pub struct Completion {
     pub finish_reason: FinishReason,
     pub usage: Usage,
     pub timings: Timings,
+    /// The stop string that ended the answer, if one did.
+    pub stop_sequence: Option<String>,
 }
 
 /// One item of a streamed generation, as endpoints render it.
@@ -33,6 +35,7 @@ pub enum Piece {
         finish_reason: FinishReason,
         usage: Usage,
         timings: Timings,
+        stop_sequence: Option<String>,
     },
     Error(ApiError),
 }
@@ -91,6 +94,7 @@ pub async fn collect(events: EventStream, metrics: Arc<Metrics>) -> Result<Compl
                 finish_reason,
                 usage,
                 timings,
+                stop_sequence,
             } => {
                 return Ok(Completion {
                     text,
@@ -98,6 +102,7 @@ pub async fn collect(events: EventStream, metrics: Arc<Metrics>) -> Result<Compl
                     finish_reason,
                     usage,
                     timings,
+                    stop_sequence,
                 })
             }
             Piece::Error(e) => return Err(e),
@@ -125,12 +130,14 @@ pub fn pieces(
                         finish_reason,
                         usage,
                         timings,
+                        stop_sequence,
                     }) => {
                         record(&metrics, &usage, &timings);
                         Piece::Done {
                             finish_reason,
                             usage,
                             timings,
+                            stop_sequence,
                         }
                     }
                     Some(Event::Error(e)) => Piece::Error(e.into()),

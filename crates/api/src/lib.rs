@@ -9,6 +9,8 @@
 //! - [`openai`]: one file per OpenAI endpoint: field mapping and rendering.
 //! - [`ollama`]: Ollama-compatible endpoints: field mapping, NDJSON streams, and the
 //!   `{"error"}` shape every `/api/*` error gets.
+//! - [`anthropic`]: Anthropic's Messages API (`/v1/messages`, `count_tokens`): field
+//!   mapping, named-event streams, and Anthropic's error shape on its routes.
 //! - [`web`]: the embedded chat page at `/`.
 //! - [`health`]: liveness and readiness probes, `/metrics`.
 //! - [`guard`]: API keys, rate limits, admission, request logs and metrics.
@@ -19,6 +21,7 @@
 //! - [`state`]: [`AppState`], what every handler gets (backend, limits, keys, metrics).
 #![forbid(unsafe_code)]
 
+pub mod anthropic;
 pub mod body;
 pub mod error;
 pub mod extra;

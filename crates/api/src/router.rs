@@ -4,12 +4,12 @@
 //! |---|---|---|---|
 //! | probes and page | `/healthz`, `/readyz`, `/` (chat page; it asks for the key itself) | never | never |
 //! | metrics | `/metrics`, `/status` (JSON; its page loads without a key) | unless `metrics_public` | never |
-//! | api | `/v1/*`, `/api/*` (Ollama), `/tokenize`, `/apply-template`, unknown routes | yes | yes |
+//! | api | `/v1/*` (OpenAI, Anthropic's `/v1/messages`), `/api/*` (Ollama), `/tokenize`, `/apply-template`, unknown routes | yes | yes |
 //!
 //! Generating routes are refused while draining or too hot (`guard::admission`) and, with
 //! `/tokenize` and `/apply-template`, hold a per-client slot (`--max-client-requests`). Every route is
 //! observed (request id, log line, metrics), refuses foreign browser origins, and errors
-//! under `/api/` take Ollama's shape.
+//! under `/api/` take Ollama's shape, under `/v1/messages` Anthropic's.
 
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::middleware::{from_fn, from_fn_with_state, map_request};
@@ -19,7 +19,7 @@ use axum::Router;
 use crate::error::ApiError;
 use crate::guard::{admission, clients, keys, observe, origin, ratelimit};
 use crate::state::AppState;
-use crate::{extra, health, ollama, openai, status, web};
+use crate::{anthropic, extra, health, ollama, openai, status, web};
 
 /// The API router. Transport concerns (TLS, connection limits) live in the daemon.
 pub fn router(state: AppState) -> Router {
@@ -34,10 +34,15 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/embeddings", post(openai::embeddings::handler))
         .route("/api/embed", post(ollama::embed::embed))
         .route("/api/embeddings", post(ollama::embed::embeddings))
+        .route("/v1/messages", post(anthropic::messages::handler))
         .layer(from_fn_with_state(state.clone(), admission::admit))
         // Tokenising and rendering take the preparation threads as a generation does.
         .route("/tokenize", post(extra::tokenize::tokenize))
         .route("/apply-template", post(extra::tokenize::apply_template))
+        .route(
+            "/v1/messages/count_tokens",
+            post(anthropic::count_tokens::handler),
+        )
         .layer(from_fn_with_state(state.clone(), clients::limit));
     let mut api = Router::new()
         .merge(generating)
@@ -71,7 +76,8 @@ pub fn router(state: AppState) -> Router {
         .merge(api)
         .layer(DefaultBodyLimit::max(limit))
         .layer(from_fn_with_state(state.clone(), origin::check))
-        .layer(from_fn(ollama::error_shape));
+        .layer(from_fn(ollama::error_shape))
+        .layer(from_fn(anthropic::error_shape));
     if let Some(cors) = origin::cors_layer(&state.access.cors_origins) {
         app = app.layer(cors);
     }

@@ -54,6 +54,7 @@ impl Backend for Fake {
             finish_reason: FinishReason::Stop,
             usage: Usage::default(),
             timings: Timings::default(),
+            stop_sequence: None,
         })
         .unwrap();
         Ok(rx)
@@ -93,6 +94,8 @@ const ROUTES: &[&str] = &[
     "/tokenize",
     "/apply-template",
     "/api/show",
+    "/v1/messages",
+    "/v1/messages/count_tokens",
 ];
 
 fn send(path: &str, body: Vec<u8>) -> (StatusCode, Vec<u8>) {
@@ -125,6 +128,11 @@ fn check(path: &str, status: StatusCode, body: &[u8]) -> Result<(), TestCaseErro
             .map_err(|e| TestCaseError::fail(format!("{path}: error body is not JSON: {e}")))?;
         if path.starts_with("/api/") {
             prop_assert!(v["error"].is_string(), "{path}: not Ollama's shape: {v}");
+        } else if path.starts_with("/v1/messages") {
+            prop_assert!(
+                v["type"] == "error" && v["error"]["message"].is_string(),
+                "{path}: not Anthropic's shape: {v}"
+            );
         } else {
             prop_assert!(
                 v["error"]["message"].is_string(),
@@ -196,6 +204,11 @@ fn field() -> impl Strategy<Value = String> {
             "stream_options",
             "include_usage",
             "name",
+            "stop_sequences",
+            "tool_choice",
+            "tool_use_id",
+            "input_schema",
+            "thinking",
         ])
         .prop_map(str::to_owned),
         "[a-z_]{1,8}",
@@ -221,6 +234,27 @@ fn mutated_ollama() -> impl Strategy<Value = Value> {
             body["options"][k] = v;
         } else {
             body[k] = v;
+        }
+        body
+    })
+}
+
+/// A Messages body with a field at the top, in a content block or in a tool replaced.
+fn mutated_anthropic() -> impl Strategy<Value = Value> {
+    (field(), any_json(), 0..3u8).prop_map(|(k, v, place)| {
+        let mut body = json!({
+            "max_tokens": 4,
+            "messages": [
+                { "role": "user", "content": "hi" },
+                { "role": "assistant", "content": [{ "type": "tool_use", "id": "t1", "name": "f", "input": {} }] },
+                { "role": "user", "content": [{ "type": "tool_result", "tool_use_id": "t1", "content": "ok" }] },
+            ],
+            "tools": [{ "name": "f", "input_schema": { "type": "object" } }],
+        });
+        match place {
+            0 => body[k] = v,
+            1 => body["messages"][2]["content"][0][k] = v,
+            _ => body["tools"][0][k] = v,
         }
         body
     })
@@ -256,6 +290,13 @@ proptest! {
         } else {
             ("/v1/chat/completions", body)
         };
+        let (status, bytes) = send(route, body.to_string().into_bytes());
+        check(route, status, &bytes)?;
+    }
+
+    #[test]
+    fn every_anthropic_field_with_any_value(body in mutated_anthropic(), count in any::<bool>()) {
+        let route = if count { "/v1/messages/count_tokens" } else { "/v1/messages" };
         let (status, bytes) = send(route, body.to_string().into_bytes());
         check(route, status, &bytes)?;
     }

@@ -69,6 +69,8 @@ pub enum Event {
         finish_reason: FinishReason,
         usage: Usage,
         timings: Timings,
+        /// The stop string that ended it, when one did (its text is not sent).
+        stop_sequence: Option<String>,
     },
     /// Generation failed; no further events follow.
     Error(BackendError),

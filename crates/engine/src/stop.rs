@@ -17,6 +17,8 @@ pub enum StopCheck {
 pub struct StopMatcher {
     stops: Vec<String>,
     held: String,
+    /// The stop string that ended generation, once one has.
+    matched: Option<String>,
 }
 
 impl StopMatcher {
@@ -25,6 +27,7 @@ impl StopMatcher {
         Self {
             stops,
             held: String::new(),
+            matched: None,
         }
     }
 
@@ -38,11 +41,13 @@ impl StopMatcher {
         let first_match = self
             .stops
             .iter()
-            .filter_map(|s| self.held.find(s.as_str()).map(|at| (at + s.len(), at)))
-            .min();
-        if let Some((_, at)) = first_match {
+            .enumerate()
+            .filter_map(|(i, s)| self.held.find(s.as_str()).map(|at| (at + s.len(), at, i)))
+            .min_by_key(|&(end, at, _)| (end, at));
+        if let Some((_, at, i)) = first_match {
             let out = self.held[..at].to_owned();
             self.held.clear();
+            self.matched = Some(self.stops[i].clone());
             return StopCheck::Stopped(out);
         }
         let keep = self.longest_partial_suffix();
@@ -50,6 +55,11 @@ impl StopMatcher {
         let out = self.held[..cut].to_owned();
         self.held.drain(..cut);
         StopCheck::Continue(out)
+    }
+
+    /// The stop string that matched, if one did (Anthropic's `stop_sequence`).
+    pub fn matched(&self) -> Option<&str> {
+        self.matched.as_deref()
     }
 
     /// Held text, released when generation ends for another reason.
@@ -111,6 +121,17 @@ mod tests {
     fn earliest_of_several_stops_wins() {
         let mut m = StopMatcher::new(vec!["cd".into(), "b".into()]);
         assert_eq!(feed(&mut m, &["abcd"]), ("a".into(), true));
+        assert_eq!(m.matched(), Some("b"));
+        let mut m = StopMatcher::new(vec!["bc".into(), "abc".into()]);
+        assert_eq!(feed(&mut m, &["xabcd"]), ("x".into(), true));
+        assert_eq!(
+            m.matched(),
+            Some("abc"),
+            "the longer of two ending together"
+        );
+        let mut m = StopMatcher::new(vec!["zz".into()]);
+        feed(&mut m, &["abc"]);
+        assert_eq!(m.matched(), None);
     }
 
     #[test]

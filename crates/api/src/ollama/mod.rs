@@ -137,6 +137,7 @@ pub(crate) async fn respond(
                 finish_reason,
                 usage,
                 timings,
+                ..
             } => {
                 let mut last = line("");
                 done_fields(&mut last, finish_reason, &usage, &timings);

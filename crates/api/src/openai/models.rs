@@ -1,4 +1,6 @@
-//! `GET /v1/models` and `GET /v1/models/{id}`.
+//! `GET /v1/models` and `GET /v1/models/{id}`, readable by OpenAI's and Anthropic's clients
+//! alike (each entry also carries Anthropic's `type`, `display_name` and `created_at`; the
+//! list its `has_more`, `first_id`, `last_id`).
 
 use axum::extract::{Path, State};
 use axum::Json;
@@ -14,6 +16,9 @@ fn model_json(m: &ModelInfo) -> Value {
         "object": "model",
         "created": m.modified_unix,
         "owned_by": "edgellm",
+        "type": "model",
+        "display_name": m.id,
+        "created_at": crate::ollama::rfc3339(m.modified_unix),
         "meta": {
             "n_ctx": m.n_ctx_per_request,
             "n_ctx_embedding": m.n_ctx_embedding,
@@ -33,7 +38,12 @@ fn model_json(m: &ModelInfo) -> Value {
 
 pub async fn list(State(state): State<AppState>) -> Json<Value> {
     let data: Vec<Value> = state.backend.model().iter().map(model_json).collect();
-    Json(json!({ "object": "list", "data": data }))
+    let first = data.first().map(|m| m["id"].clone());
+    let last = data.last().map(|m| m["id"].clone());
+    Json(json!({
+        "object": "list", "data": data,
+        "has_more": false, "first_id": first, "last_id": last,
+    }))
 }
 
 pub async fn get(

@@ -73,6 +73,7 @@ impl Backend for Scripted {
                 cached_tokens: 0,
             },
             timings: Timings::default(),
+            stop_sequence: None,
         })
         .unwrap();
         Ok(rx)

@@ -283,10 +283,15 @@ impl Scheduler<'_> {
             completion_tokens: active.generated,
             cached_tokens: active.reused,
         };
+        let stop_sequence = match reason {
+            FinishReason::Stop => active.stop.matched().map(str::to_owned),
+            _ => None,
+        };
         active.send(Event::Done {
             finish_reason: reason,
             usage,
             timings,
+            stop_sequence,
         });
     }
 }
