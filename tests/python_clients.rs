@@ -74,4 +74,43 @@ fn openai_and_ollama_python_clients_get_the_servers_answers() {
         json!({"status": 400, "type": "invalid_request_error"})
     );
     assert_eq!(a["models"], json!(["qwen-test"]));
+
+    // The openai package's Responses API: the same greedy answer, whole, streamed and
+    // through its stream helper; tools as items; a schema in text.format.
+    let r = common::run_client_script("responses_client.py", &server);
+    assert_eq!(r["text"], expected_chat, "{r}");
+    assert_eq!(r["stream_text"], expected_chat, "{r}");
+    assert_eq!(r["stream_final_text"], expected_chat, "{r}");
+    assert_eq!(r["helper_text"], expected_chat, "{r}");
+    assert_eq!(
+        r["stream_first_last"],
+        json!(["response.created", "response.completed"])
+    );
+    assert_eq!(
+        r["output_tokens"], chat["usage"]["completion_tokens"],
+        "{r}"
+    );
+    assert_eq!(r["input_tokens"], chat["usage"]["prompt_tokens"], "{r}");
+    let status = match finish.as_str() {
+        Some("length") => "incomplete",
+        _ => "completed",
+    };
+    assert_eq!(r["status"], status, "{r}");
+    assert_eq!(
+        r["short"],
+        json!({"status": "incomplete", "reason": "max_output_tokens"})
+    );
+    assert_eq!(r["call"]["name"], "get_weather", "{r}");
+    assert!(r["call"]["arguments"]["city"].is_string(), "{r}");
+    assert!(
+        !r["after_output"]["text"].as_str().unwrap().is_empty(),
+        "{r}"
+    );
+    assert_eq!(r["after_output"]["types"], json!(["message"]), "{r}");
+    assert_eq!(r["stream_call"]["name"], "get_weather", "{r}");
+    assert!(r["structured"]["planet"].is_string(), "{r}");
+    assert_eq!(
+        r["stateless_error"],
+        json!({"status": 400, "param": "previous_response_id"})
+    );
 }

@@ -11,6 +11,7 @@
 //!   `{"error"}` shape every `/api/*` error gets.
 //! - [`anthropic`]: Anthropic's Messages API (`/v1/messages`, `count_tokens`): field
 //!   mapping, named-event streams, and Anthropic's error shape on its routes.
+//! - [`sse`]: server-sent events framing, data-only (OpenAI chat) or named events.
 //! - [`web`]: the embedded chat page at `/`.
 //! - [`health`]: liveness and readiness probes, `/metrics`.
 //! - [`guard`]: API keys, rate limits, admission, request logs and metrics.
@@ -34,6 +35,7 @@ pub mod openai;
 pub mod peer;
 pub mod request;
 pub mod router;
+pub mod sse;
 pub mod state;
 pub mod status;
 pub mod web;

@@ -34,6 +34,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/embeddings", post(openai::embeddings::handler))
         .route("/api/embed", post(ollama::embed::embed))
         .route("/api/embeddings", post(ollama::embed::embeddings))
+        .route("/v1/responses", post(openai::responses::handler))
         .route("/v1/messages", post(anthropic::messages::handler))
         .layer(from_fn_with_state(state.clone(), admission::admit))
         // Tokenising and rendering take the preparation threads as a generation does.

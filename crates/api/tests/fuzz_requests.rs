@@ -96,6 +96,7 @@ const ROUTES: &[&str] = &[
     "/api/show",
     "/v1/messages",
     "/v1/messages/count_tokens",
+    "/v1/responses",
 ];
 
 fn send(path: &str, body: Vec<u8>) -> (StatusCode, Vec<u8>) {
@@ -209,6 +210,12 @@ fn field() -> impl Strategy<Value = String> {
             "tool_use_id",
             "input_schema",
             "thinking",
+            "input",
+            "instructions",
+            "max_output_tokens",
+            "call_id",
+            "arguments",
+            "output",
         ])
         .prop_map(str::to_owned),
         "[a-z_]{1,8}",
@@ -234,6 +241,27 @@ fn mutated_ollama() -> impl Strategy<Value = Value> {
             body["options"][k] = v;
         } else {
             body[k] = v;
+        }
+        body
+    })
+}
+
+/// A Responses body with a field at the top, in an input item or in a tool replaced.
+fn mutated_responses() -> impl Strategy<Value = Value> {
+    (field(), any_json(), 0..3u8).prop_map(|(k, v, place)| {
+        let mut body = json!({
+            "max_output_tokens": 4,
+            "input": [
+                { "role": "user", "content": "hi" },
+                { "type": "function_call", "call_id": "c1", "name": "f", "arguments": "{}" },
+                { "type": "function_call_output", "call_id": "c1", "output": "ok" },
+            ],
+            "tools": [{ "type": "function", "name": "f", "parameters": { "type": "object" } }],
+        });
+        match place {
+            0 => body[k] = v,
+            1 => body["input"][1][k] = v,
+            _ => body["tools"][0][k] = v,
         }
         body
     })
@@ -292,6 +320,12 @@ proptest! {
         };
         let (status, bytes) = send(route, body.to_string().into_bytes());
         check(route, status, &bytes)?;
+    }
+
+    #[test]
+    fn every_responses_field_with_any_value(body in mutated_responses()) {
+        let (status, bytes) = send("/v1/responses", body.to_string().into_bytes());
+        check("/v1/responses", status, &bytes)?;
     }
 
     #[test]

@@ -4,12 +4,9 @@
 //! with the model's template up to the assistant's turn, the prefill appended). A prefill
 //! cannot be combined with tools.
 
-use std::convert::Infallible;
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::HeaderValue;
-use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use edgellm_backend::{GenerateRequest, Prompt, ToolCall};
 use futures::StreamExt;
@@ -22,9 +19,6 @@ use crate::error::ApiError;
 use crate::generation::{self, off_workers};
 use crate::json::JsonBody;
 use crate::state::AppState;
-
-/// Comment lines keep idle connections open during long prompts.
-const KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(10);
 
 pub async fn handler(State(state): State<AppState>, body: JsonBody) -> Result<Response, ApiError> {
     let params: MessagesParams = body.parse()?;
@@ -86,16 +80,7 @@ pub async fn handler(State(state): State<AppState>, body: JsonBody) -> Result<Re
     let mut blocks = Blocks::default();
     let rest = generation::pieces(events, Arc::clone(&state.metrics))
         .flat_map(move |piece| futures::stream::iter(blocks.events(piece)));
-    let events = head.chain(rest).map(|(name, data): (&'static str, Value)| {
-        Ok::<_, Infallible>(Event::default().event(name).data(data.to_string()))
-    });
-    let mut response = Sse::new(events)
-        .keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
-        .into_response();
-    response
-        .headers_mut()
-        .insert("x-accel-buffering", HeaderValue::from_static("no"));
-    Ok(response)
+    Ok(crate::sse::named(head.chain(rest)))
 }
 
 /// The content blocks of a whole answer: its text (always, when there are no calls), then

@@ -8,7 +8,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::params::CommonParams;
-use super::{new_id, now_unix, sse, usage_json};
+use super::{new_id, now_unix, usage_json};
+use crate::sse;
 use std::sync::Arc;
 
 use crate::error::ApiError;
@@ -84,5 +85,5 @@ pub async fn handler(State(state): State<AppState>, body: JsonBody) -> Result<Re
         };
         futures::stream::iter(out)
     });
-    Ok(sse::response(chunks))
+    Ok(sse::data_only(chunks))
 }

@@ -5,14 +5,14 @@
 //! - [`embeddings`]: `POST /v1/embeddings`
 //! - [`models`]: `GET /v1/models`
 //! - [`params`]: request fields shared by both generation endpoints, and their validation.
-//! - [`sse`]: server-sent events framing (`data: ...`, `data: [DONE]`).
+//! - [`responses`]: `POST /v1/responses` (the Responses API, stateless).
 
 pub mod chat;
 pub mod completions;
 pub mod embeddings;
 pub mod models;
 pub mod params;
-pub mod sse;
+pub mod responses;
 
 /// Seconds since the Unix epoch, for `created` fields.
 pub(crate) fn now_unix() -> u64 {

@@ -1,4 +1,6 @@
-//! Server-sent events as OpenAI streams them: `data: {json}` frames, then `data: [DONE]`.
+//! Server-sent events, as the dialects frame them: OpenAI's chat and completions stream
+//! `data: {json}` frames ending in `data: [DONE]` ([`data_only`]); the Responses and
+//! Anthropic Messages APIs name each event (`event: name`, then `data: {json}`; [`named`]).
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -7,19 +9,28 @@ use axum::http::HeaderValue;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures::{Stream, StreamExt};
+use serde_json::Value;
 
 /// Comment lines keep idle connections (and proxies) from timing out during long prompts.
 const KEEP_ALIVE: Duration = Duration::from_secs(10);
 
 /// Frame a stream of JSON chunks, append `[DONE]`, and ask proxies not to buffer.
-pub fn response(chunks: impl Stream<Item = serde_json::Value> + Send + 'static) -> Response {
+pub fn data_only(chunks: impl Stream<Item = Value> + Send + 'static) -> Response {
     let events = chunks
         .map(|chunk| Event::default().data(chunk.to_string()))
         .chain(futures::stream::once(async {
             Event::default().data("[DONE]")
-        }))
-        .map(Ok::<_, Infallible>);
-    let mut response = Sse::new(events)
+        }));
+    respond(events)
+}
+
+/// Frame `(name, data)` pairs as named events.
+pub fn named(events: impl Stream<Item = (&'static str, Value)> + Send + 'static) -> Response {
+    respond(events.map(|(name, data)| Event::default().event(name).data(data.to_string())))
+}
+
+fn respond(events: impl Stream<Item = Event> + Send + 'static) -> Response {
+    let mut response = Sse::new(events.map(Ok::<_, Infallible>))
         .keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
         .into_response();
     response
