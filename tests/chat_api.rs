@@ -194,6 +194,35 @@ fn text_completions_and_models() {
     let (_, b) = server.post_json("/v1/completions", &body);
     assert_eq!(b["choices"][0]["text"], a["choices"][0]["text"]);
     assert_eq!(a["usage"]["completion_tokens"], 16);
+
+    // Fill in the middle with the model's FIM tokens: llama-server's /infill, a completions
+    // `suffix` and Ollama's `suffix` give the same greedy middle, which fits its gap.
+    let prefix = "def add(a, b):\n    return ";
+    let suffix = "\n\n\nprint(add(2, 3))\n";
+    let (status, fim) = server.post_json(
+        "/infill",
+        &json!({ "input_prefix": prefix, "input_suffix": suffix, "n_predict": 12, "temperature": 0 }),
+    );
+    assert_eq!(status, 200, "{fim}");
+    let middle = fim["content"].as_str().unwrap();
+    assert!(
+        middle.replace(' ', "").starts_with("a+b"),
+        "the middle of `return ... ` is the sum: {fim}"
+    );
+    assert!(fim["tokens_predicted"].as_u64().unwrap() <= 12, "{fim}");
+    let (status, c) = server.post_json(
+        "/v1/completions",
+        &json!({ "prompt": prefix, "suffix": suffix, "max_tokens": 12, "temperature": 0 }),
+    );
+    assert_eq!(status, 200, "{c}");
+    assert_eq!(c["choices"][0]["text"], middle, "{c}");
+    let (status, o) = server.post_json(
+        "/api/generate",
+        &json!({ "model": "qwen-test", "prompt": prefix, "suffix": suffix, "stream": false,
+            "options": { "num_predict": 12, "temperature": 0 } }),
+    );
+    assert_eq!(status, 200, "{o}");
+    assert_eq!(o["response"], middle, "{o}");
 }
 
 #[test]

@@ -4,7 +4,7 @@
 //! |---|---|---|---|
 //! | probes and page | `/healthz`, `/readyz`, `/` (chat page; it asks for the key itself) | never | never |
 //! | metrics | `/metrics`, `/status` (JSON; its page loads without a key) | unless `metrics_public` | never |
-//! | api | `/v1/*` (OpenAI, Anthropic's `/v1/messages`), `/api/*` (Ollama), `/tokenize`, `/apply-template`, unknown routes | yes | yes |
+//! | api | `/v1/*` (OpenAI, Anthropic's `/v1/messages`), `/api/*` (Ollama), `/tokenize`, `/apply-template`, `/infill`, unknown routes | yes | yes |
 //!
 //! Generating routes are refused while draining or too hot (`guard::admission`) and, with
 //! `/tokenize` and `/apply-template`, hold a per-client slot (`--max-client-requests`). Every route is
@@ -35,6 +35,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/embed", post(ollama::embed::embed))
         .route("/api/embeddings", post(ollama::embed::embeddings))
         .route("/v1/responses", post(openai::responses::handler))
+        .route("/infill", post(extra::infill::handler))
         .route("/v1/messages", post(anthropic::messages::handler))
         .layer(from_fn_with_state(state.clone(), admission::admit))
         // Tokenising and rendering take the preparation threads as a generation does.

@@ -1,6 +1,7 @@
 //! Server-sent events, as the dialects frame them: OpenAI's chat and completions stream
-//! `data: {json}` frames ending in `data: [DONE]` ([`data_only`]); the Responses and
-//! Anthropic Messages APIs name each event (`event: name`, then `data: {json}`; [`named`]).
+//! `data: {json}` frames ending in `data: [DONE]` ([`data_only`]); llama.cpp's `/infill`
+//! the frames alone ([`frames`]); the Responses and Anthropic Messages APIs name each event
+//! (`event: name`, then `data: {json}`; [`named`]).
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -22,6 +23,11 @@ pub fn data_only(chunks: impl Stream<Item = Value> + Send + 'static) -> Response
             Event::default().data("[DONE]")
         }));
     respond(events)
+}
+
+/// Frame a stream of JSON objects as `data:` frames only, as llama.cpp's own endpoints do.
+pub fn frames(chunks: impl Stream<Item = Value> + Send + 'static) -> Response {
+    respond(chunks.map(|chunk| Event::default().data(chunk.to_string())))
 }
 
 /// Frame `(name, data)` pairs as named events.

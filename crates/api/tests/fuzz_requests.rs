@@ -97,6 +97,7 @@ const ROUTES: &[&str] = &[
     "/v1/messages",
     "/v1/messages/count_tokens",
     "/v1/responses",
+    "/infill",
 ];
 
 fn send(path: &str, body: Vec<u8>) -> (StatusCode, Vec<u8>) {
@@ -216,6 +217,11 @@ fn field() -> impl Strategy<Value = String> {
             "call_id",
             "arguments",
             "output",
+            "input_prefix",
+            "input_suffix",
+            "input_extra",
+            "suffix",
+            "n_predict",
         ])
         .prop_map(str::to_owned),
         "[a-z_]{1,8}",

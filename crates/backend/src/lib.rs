@@ -12,7 +12,9 @@ pub mod event;
 pub mod request;
 
 pub use event::{Event, FinishReason, Timings, ToolCall, Usage};
-pub use request::{ChatMessage, GenerateRequest, Prompt, SamplingParams, ToolChoice, Tools};
+pub use request::{
+    ChatMessage, GenerateRequest, Infill, Prompt, SamplingParams, ToolChoice, Tools,
+};
 
 use tokio::sync::mpsc;
 

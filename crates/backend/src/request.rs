@@ -68,6 +68,22 @@ pub enum Prompt {
     Chat(Vec<ChatMessage>),
     /// Tokenised as given.
     Text(String),
+    /// Fill in the middle: the model writes what goes between `prefix` and `suffix`, with
+    /// its own FIM tokens (a model without them refuses the request).
+    Infill(Infill),
+}
+
+/// A fill-in-the-middle request, as code editors send it (llama-server's `/infill`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Infill {
+    /// The code before the cursor.
+    pub prefix: String,
+    /// The code after the cursor.
+    pub suffix: String,
+    /// Text right at the cursor, continued after the prefix.
+    pub prompt: String,
+    /// Other files for context: (file name, text).
+    pub extra: Vec<(String, String)>,
 }
 
 /// Sampling and stopping settings for one request. `Default` is what llama.cpp's server uses.

@@ -172,7 +172,16 @@ impl EngineHandle {
         prompt: &Prompt,
         tools: &[serde_json::Value],
     ) -> Result<Vec<LlamaToken>, BackendError> {
+        let vocab = loaded.model.vocab();
         let pieces = match prompt {
+            Prompt::Infill(infill) => {
+                let mut tokens = Vec::new();
+                if vocab.should_add_bos() {
+                    tokens.push(vocab.bos());
+                }
+                tokens.extend(crate::infill::tokens(&vocab, infill)?);
+                return Ok(tokens);
+            }
             Prompt::Chat(messages) => match loaded.template.render_pieces(messages, tools)? {
                 Some(pieces) => pieces,
                 None => {
@@ -182,7 +191,6 @@ impl EngineHandle {
             },
             Prompt::Text(text) => vec![Piece::Template(text.clone())],
         };
-        let vocab = loaded.model.vocab();
         let bos_text = loaded.template.bos_token();
         let starts_with_bos = match pieces.first() {
             Some(Piece::Template(t)) => !bos_text.is_empty() && t.starts_with(bos_text),

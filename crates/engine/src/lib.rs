@@ -12,6 +12,7 @@
 //!   llguidance, spotting where a tool call starts, and reading the finished calls (the
 //!   API gets them parsed, as [`edgellm_backend::ToolCall`]s).
 //! - [`embed`]: embeddings from the loaded model.
+//! - `infill`: fill-in-the-middle prompts with the model's FIM tokens.
 //! - `repeat`: the loop guard, which ends an answer that repeats itself.
 //! - `speculate`: prompt-lookup drafts (the scheduler verifies them in `scheduler::speculation`).
 //! - [`cpu`]: which llama.cpp CPU kernels run (aarch64 variants picked at start).
@@ -30,6 +31,7 @@ pub mod decoder;
 pub mod embed;
 pub mod error;
 pub mod handle;
+mod infill;
 pub mod load;
 mod repeat;
 pub mod sampler;

@@ -1,8 +1,10 @@
-//! `POST /api/generate`.
+//! `POST /api/generate`. With a `suffix`, the model fills in the middle (code completion
+//! between `prompt` and `suffix`, with the model's FIM tokens), as Ollama does for code
+//! models.
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use edgellm_backend::{ChatMessage, GenerateRequest, Prompt};
+use edgellm_backend::{ChatMessage, GenerateRequest, Infill, Prompt};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -22,6 +24,9 @@ struct GenerateBody {
     /// `raw: true` sends the prompt as is, without the chat template.
     #[serde(default)]
     raw: bool,
+    /// Code after the cursor: fill in the middle.
+    #[serde(default)]
+    suffix: Option<String>,
 }
 
 pub async fn handler(State(state): State<AppState>, body: JsonBody) -> Result<Response, ApiError> {
@@ -33,14 +38,21 @@ pub async fn handler(State(state): State<AppState>, body: JsonBody) -> Result<Re
         .model()
         .map(|m| super::name::tagged(&m.id))
         .unwrap_or_default();
-    if req.prompt.is_empty() && req.system.is_none() {
+    let suffix = req.suffix.filter(|s| !s.is_empty());
+    if req.prompt.is_empty() && req.system.is_none() && suffix.is_none() {
         // Ollama answers an empty prompt by loading the model and reporting done.
         return Ok(axum::Json(json!({
             "model": model, "created_at": now_rfc3339(), "response": "", "done": true, "done_reason": "load",
         }))
         .into_response());
     }
-    let prompt = if req.raw {
+    let prompt = if let Some(suffix) = suffix {
+        Prompt::Infill(Infill {
+            prefix: req.prompt,
+            suffix,
+            ..Infill::default()
+        })
+    } else if req.raw {
         Prompt::Text(req.prompt)
     } else {
         let mut messages = Vec::new();

@@ -1,8 +1,9 @@
-//! `POST /v1/completions` (legacy text completion).
+//! `POST /v1/completions` (legacy text completion). With a `suffix`, the model fills in the
+//! middle between `prompt` and `suffix` (its FIM tokens).
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use edgellm_backend::{GenerateRequest, Prompt};
+use edgellm_backend::{GenerateRequest, Infill, Prompt};
 use futures::StreamExt;
 use serde::Deserialize;
 use serde_json::json;
@@ -28,6 +29,9 @@ pub enum PromptField {
 #[derive(Debug, Deserialize)]
 pub struct CompletionRequest {
     pub prompt: PromptField,
+    /// Text after the insertion point: fill in the middle.
+    #[serde(default)]
+    pub suffix: Option<String>,
 }
 
 pub async fn handler(State(state): State<AppState>, body: JsonBody) -> Result<Response, ApiError> {
@@ -45,8 +49,15 @@ pub async fn handler(State(state): State<AppState>, body: JsonBody) -> Result<Re
         }
     };
     let model = state.backend.model().map(|m| m.id).unwrap_or_default();
-    let events =
-        generation::start(&state, GenerateRequest::new(Prompt::Text(prompt), params)).await?;
+    let prompt = match req.suffix.filter(|s| !s.is_empty()) {
+        Some(suffix) => Prompt::Infill(Infill {
+            prefix: prompt,
+            suffix,
+            ..Infill::default()
+        }),
+        None => Prompt::Text(prompt),
+    };
+    let events = generation::start(&state, GenerateRequest::new(prompt, params)).await?;
     let id = new_id("cmpl");
     let created = now_unix();
     let body = move |text: &str, finish: Option<&str>| {
