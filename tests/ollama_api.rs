@@ -119,6 +119,12 @@ fn model_listing_and_errors_look_like_ollama() {
     let (_, show) = server.post_json("/api/show", &json!({ "model": "qwen2.5:0.5b" }));
     assert_eq!(show["details"]["family"], "qwen2");
     assert!(show["template"].as_str().unwrap().contains("{{ .Prompt }}"));
+    // Qwen2.5-Coder has FIM tokens, so it can `insert` (a `suffix` on /api/generate).
+    assert_eq!(
+        show["capabilities"],
+        json!(["completion", "tools", "embedding", "insert"]),
+        "{show}"
+    );
 
     // Unknown models: Ollama's own words; a pull of the served model succeeds.
     let (status, e) = server.post_json("/api/show", &json!({ "model": "llama3:70b" }));

@@ -108,6 +108,8 @@ pub struct ModelInfo {
     pub modified_unix: u64,
     /// The CPU kernels running the model.
     pub cpu: CpuBackend,
+    /// Whether the model has fill-in-the-middle tokens (code completion, `/infill`).
+    pub infill: bool,
 }
 
 /// Counters the engine keeps; read by metrics and tests.

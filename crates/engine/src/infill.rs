@@ -7,6 +7,13 @@ use edgellm_backend::{BackendError, Infill};
 use llama_cpp_2::token::LlamaToken;
 use llama_cpp_2::vocab::LlamaVocab;
 
+/// Whether the model has the three FIM tokens.
+pub(crate) fn supported(vocab: &LlamaVocab<'_>) -> bool {
+    [vocab.fim_pre(), vocab.fim_suf(), vocab.fim_mid()]
+        .iter()
+        .all(|t| t.0 >= 0)
+}
+
 /// The tokens of `infill`, or a clear refusal for a model without FIM tokens.
 pub(crate) fn tokens(
     vocab: &LlamaVocab<'_>,

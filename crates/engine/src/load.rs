@@ -174,6 +174,7 @@ pub(crate) fn model_info(
             .map_or_else(|| "unknown".into(), file_type_name),
         modified_unix,
         cpu: crate::cpu::detect(),
+        infill: crate::infill::supported(&model.vocab()),
     }
 }
 

@@ -106,9 +106,18 @@ pub async fn show(State(state): State<AppState>, body: JsonBody) -> Result<Json<
             "general.parameter_count": m.n_params,
             format!("{}.context_length", m.architecture): m.n_ctx_train,
         },
-        "capabilities": ["completion", "tools", "embedding"],
+        "capabilities": capabilities(&m),
         "modified_at": rfc3339(m.modified_unix),
     })))
+}
+
+/// What Ollama's clients may ask of the model: `insert` (a `suffix`) only with FIM tokens.
+fn capabilities(m: &ModelInfo) -> Vec<&'static str> {
+    let mut c = vec!["completion", "tools", "embedding"];
+    if m.infill {
+        c.push("insert");
+    }
+    c
 }
 
 pub async fn version() -> Json<Value> {
