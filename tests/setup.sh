@@ -48,11 +48,12 @@ if ! locale -a 2>/dev/null | grep -qi '^en_US.utf8$'; then
 fi
 
 # The official Python clients (openai, ollama, anthropic) and LangChain, for the client compatibility tests;
-# python-zeroconf, a DNS-SD browser for the --mdns test.
+# python-zeroconf, a DNS-SD browser for the --mdns test; jsonschema and PyYAML for the
+# spec-conformance test.
 venv="${EDGELLM_TEST_VENV:-$HOME/.cache/edgellm/venv}"
-if ! "$venv/bin/python" -c "import openai, ollama, anthropic, langchain_openai, kubernetes_validate, zeroconf" >/dev/null 2>&1; then
+if ! "$venv/bin/python" -c "import openai.types.responses, ollama, anthropic, langchain_openai, kubernetes_validate, zeroconf, jsonschema, yaml" >/dev/null 2>&1; then
     python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check "openai>=1.50" "ollama>=0.4" "anthropic>=0.40" \
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "openai>=1.66" "ollama>=0.4" "anthropic>=0.40" "jsonschema>=4.18" "pyyaml>=6" \
         "langchain-openai>=0.3" "kubernetes-validate>=1.30" "zeroconf>=0.130" >&2
 fi
 # playwright-core drives the system Chromium; it downloads no browser.

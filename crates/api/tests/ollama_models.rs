@@ -63,6 +63,21 @@ async fn ollama_show_accepts_every_spelling_and_names_an_unknown_model_as_ollama
         assert_eq!(status, StatusCode::OK, "{name}: {body}");
         assert_eq!(parse(&body)["details"]["quantization_level"], "Q4_K_M");
     }
+    // A model with FIM tokens can insert, and its template says so as Ollama's code models'
+    // do (Continue looks for `.Suffix`).
+    let (_, body) = post_to(state(), "/api/show", json!({ "model": "fake" })).await;
+    let show = parse(&body);
+    assert!(show["capabilities"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("insert")));
+    let template = show["template"].as_str().unwrap();
+    assert!(
+        template.starts_with(
+            "{{- if .Suffix }}<fim_pre>{{ .Prompt }}<fim_suf>{{ .Suffix }}<fim_mid>{{- else }}"
+        ),
+        "{template}"
+    );
     let (status, body) = post_to(state(), "/api/show", json!({ "model": "llama3:70b" })).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
     assert_eq!(

@@ -108,8 +108,9 @@ pub struct ModelInfo {
     pub modified_unix: u64,
     /// The CPU kernels running the model.
     pub cpu: CpuBackend,
-    /// Whether the model has fill-in-the-middle tokens (code completion, `/infill`).
-    pub infill: bool,
+    /// The model's fill-in-the-middle tokens as text (prefix, suffix, middle), when it has
+    /// them (code completion: `/infill`, a `suffix`).
+    pub infill: Option<[String; 3]>,
 }
 
 /// Counters the engine keeps; read by metrics and tests.

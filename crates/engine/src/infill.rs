@@ -7,11 +7,17 @@ use edgellm_backend::{BackendError, Infill};
 use llama_cpp_2::token::LlamaToken;
 use llama_cpp_2::vocab::LlamaVocab;
 
-/// Whether the model has the three FIM tokens.
-pub(crate) fn supported(vocab: &LlamaVocab<'_>) -> bool {
-    [vocab.fim_pre(), vocab.fim_suf(), vocab.fim_mid()]
-        .iter()
-        .all(|t| t.0 >= 0)
+/// The three FIM tokens' text (prefix, suffix, middle), if the model has them all.
+pub(crate) fn token_texts(vocab: &LlamaVocab<'_>) -> Option<[String; 3]> {
+    let text = |t: LlamaToken| {
+        (t.0 >= 0)
+            .then(|| String::from_utf8_lossy(&vocab.token_to_piece(t, true, None)).into_owned())
+    };
+    Some([
+        text(vocab.fim_pre())?,
+        text(vocab.fim_suf())?,
+        text(vocab.fim_mid())?,
+    ])
 }
 
 /// The tokens of `infill`, or a clear refusal for a model without FIM tokens.

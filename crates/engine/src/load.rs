@@ -174,7 +174,7 @@ pub(crate) fn model_info(
             .map_or_else(|| "unknown".into(), file_type_name),
         modified_unix,
         cpu: crate::cpu::detect(),
-        infill: crate::infill::supported(&model.vocab()),
+        infill: crate::infill::token_texts(&model.vocab()),
     }
 }
 

@@ -95,6 +95,14 @@ pub async fn show(State(state): State<AppState>, body: JsonBody) -> Result<Json<
             &[],
         )
         .unwrap_or_default();
+    // Clients (Continue) read a template that uses `.Suffix` as "this model fills in the
+    // middle", as Ollama's code-model templates do.
+    let template = match &m.infill {
+        Some([pre, suf, mid]) => format!(
+            "{{{{- if .Suffix }}}}{pre}{{{{ .Prompt }}}}{suf}{{{{ .Suffix }}}}{mid}{{{{- else }}}}{template}{{{{- end }}}}"
+        ),
+        None => template,
+    };
     Ok(Json(json!({
         "license": "",
         "modelfile": format!("FROM {}\n", name::tagged(&m.id)),
@@ -114,7 +122,7 @@ pub async fn show(State(state): State<AppState>, body: JsonBody) -> Result<Json<
 /// What Ollama's clients may ask of the model: `insert` (a `suffix`) only with FIM tokens.
 fn capabilities(m: &ModelInfo) -> Vec<&'static str> {
     let mut c = vec!["completion", "tools", "embedding"];
-    if m.infill {
+    if m.infill.is_some() {
         c.push("insert");
     }
     c

@@ -30,7 +30,7 @@ pub fn model_info() -> ModelInfo {
         quantization: "Q4_K_M".into(),
         modified_unix: 0,
         cpu: Default::default(),
-        infill: true,
+        infill: Some(["<fim_pre>".into(), "<fim_suf>".into(), "<fim_mid>".into()]),
     }
 }
 
