@@ -49,12 +49,15 @@ impl Head {
             "incomplete_details": state
                 .incomplete
                 .then(|| json!({ "reason": "max_output_tokens" })),
-            "usage": state.usage.map(usage_json),
             "previous_response_id": null,
             "reasoning": { "effort": null, "summary": null },
             "store": false,
             "truncation": "disabled",
         });
+        // The spec's `usage` is an object or absent (not null) before the end.
+        if let Some(usage) = state.usage {
+            r["usage"] = usage_json(usage);
+        }
         if state.status == "completed" {
             r["completed_at"] = json!(super::super::now_unix());
         }
@@ -93,11 +96,15 @@ impl<'a> State<'a> {
     }
 }
 
-/// The Responses API's `usage` (input tokens include the cached ones).
+/// The Responses API's `usage`: input tokens include the cached ones; those processed were
+/// written to the slot's KV cache (`cache_write_tokens`), where the next request finds them.
 pub fn usage_json(usage: &Usage) -> Value {
     json!({
         "input_tokens": usage.prompt_tokens,
-        "input_tokens_details": { "cached_tokens": usage.cached_tokens },
+        "input_tokens_details": {
+            "cached_tokens": usage.cached_tokens,
+            "cache_write_tokens": usage.prompt_tokens - usage.cached_tokens.min(usage.prompt_tokens),
+        },
         "output_tokens": usage.completion_tokens,
         "output_tokens_details": { "reasoning_tokens": 0 },
         "total_tokens": usage.prompt_tokens + usage.completion_tokens,
