@@ -242,7 +242,7 @@ async fn bench(args: BenchOptions, cfg: EngineConfig) -> Result<(), Error> {
         "cpu_backend": info.cpu,
         "threads": cfg.threads,
         "parallel": cfg.parallel,
-        "ctx_size": cfg.ctx_size,
+        "ctx_size": engine.config().ctx_size,
         "load_seconds": load_s,
         "prompt_tokens": pp.prompt_tokens,
         "prompt_tokens_per_second": pp.prompt_tokens as f64 / pp.prompt_s,
@@ -270,7 +270,7 @@ async fn bench(args: BenchOptions, cfg: EngineConfig) -> Result<(), Error> {
         cfg.model_id,
         cfg.threads,
         cfg.parallel,
-        cfg.ctx_size,
+        engine.config().ctx_size,
         if spec_on { "lookup" } else { "off" }
     );
     println!("  cpu backend              {}", info.cpu.summary());

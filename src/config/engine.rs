@@ -21,14 +21,14 @@ pub struct EngineArgs {
     #[arg(long, env = "EDGELLM_THREADS_BATCH", value_name = "N")]
     pub threads_batch: Option<u32>,
 
-    /// Context size in tokens, one cache shared by all parallel slots (one request may use all of it).
+    /// Context size in tokens, one cache shared by all parallel slots (one request may use all of it); auto: the largest power of two from 4096 up to the model's training context whose KV cache fits in 1/16 of the memory (the cgroup limit where lower).
     #[arg(
         long,
         env = "EDGELLM_CTX_SIZE",
-        value_name = "N",
-        default_value_t = 4096
+        value_name = "N|auto",
+        default_value = "auto"
     )]
-    pub ctx_size: u32,
+    pub ctx_size: CtxSizeArg,
 
     /// Most tokens decoded per step (prompt chunks plus one per generating slot).
     #[arg(
@@ -129,6 +129,32 @@ pub struct EngineArgs {
     pub loop_guard: u32,
 }
 
+/// `--ctx-size`: a number of tokens, or `auto`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CtxSizeArg {
+    Auto,
+    Tokens(u32),
+}
+
+impl std::str::FromStr for CtxSizeArg {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.eq_ignore_ascii_case("auto") {
+            return Ok(Self::Auto);
+        }
+        s.parse()
+            .map(Self::Tokens)
+            .map_err(|_| format!("expected a number of tokens or 'auto', got '{s}'"))
+    }
+}
+
+/// The least context `--ctx-size auto` gives (the fixed default before it existed).
+pub const AUTO_CTX_FLOOR: u32 = 4096;
+
+/// The share of the memory `--ctx-size auto` gives the KV cache: 1/16.
+pub const AUTO_CTX_MEMORY_SHARE: u64 = 16;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum OnOff {
     On,
@@ -183,7 +209,13 @@ impl EngineArgs {
         let threads = at_least("threads", self.threads.unwrap_or(cores.min(4)), 1)?;
         let threads_batch = at_least("threads-batch", self.threads_batch.unwrap_or(threads), 1)?;
         let parallel = at_least("parallel", self.parallel, 1)?;
-        let ctx_size = at_least("ctx-size", self.ctx_size, 64)?;
+        let (ctx_size, ctx_auto) = match self.ctx_size {
+            CtxSizeArg::Tokens(n) => (at_least("ctx-size", n, 64)?, None),
+            CtxSizeArg::Auto => (
+                AUTO_CTX_FLOOR,
+                Some(edgellm_observe::system::memory_limit_bytes() / AUTO_CTX_MEMORY_SHARE),
+            ),
+        };
         let batch_size = at_least("batch-size", self.batch_size, parallel.max(8))?;
         let ubatch_size = at_least("ubatch-size", self.ubatch_size, 1)?;
         if ubatch_size > batch_size {
@@ -230,6 +262,7 @@ impl EngineArgs {
             threads,
             threads_batch,
             ctx_size,
+            ctx_auto,
             batch_size,
             ubatch_size,
             parallel,

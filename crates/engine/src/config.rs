@@ -13,8 +13,13 @@ pub struct EngineConfig {
     pub threads: u32,
     /// Threads for prompt processing.
     pub threads_batch: u32,
-    /// Total context (tokens) shared by all slots.
+    /// Total context (tokens) shared by all slots; with [`EngineConfig::ctx_auto`], the
+    /// least the automatic size may be.
     pub ctx_size: u32,
+    /// `--ctx-size auto`: the KV cache budget in bytes; the context becomes the largest
+    /// power of two (at least `ctx_size`, at most the model's training context) whose cache
+    /// fits it, decided from the model's shape when the engine starts.
+    pub ctx_auto: Option<u64>,
     /// Most tokens decoded in one step (prompt chunks plus one token per generating slot).
     pub batch_size: u32,
     /// Physical micro-batch; drives the compute buffer size (the main memory knob).
@@ -43,6 +48,17 @@ pub struct EngineConfig {
     pub draft_max: u32,
     /// End an answer whose last this many tokens repeat one stretch (0: never).
     pub loop_guard: u32,
+}
+
+impl CacheType {
+    /// Bytes one cached element takes (quantised blocks hold 32 values).
+    pub fn bytes_per_element(self) -> f64 {
+        match self {
+            CacheType::F16 => 2.0,
+            CacheType::Q8_0 => 34.0 / 32.0,
+            CacheType::Q4_0 => 18.0 / 32.0,
+        }
+    }
 }
 
 impl EngineConfig {

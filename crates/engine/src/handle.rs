@@ -33,8 +33,11 @@ pub struct EngineHandle {
 impl EngineHandle {
     /// Check the model file, then start the engine thread, which loads the model.
     /// Returns at once; watch [`EngineHandle::state`] or await [`EngineHandle::wait_loaded`].
-    pub fn spawn(config: EngineConfig) -> Result<Self, EngineError> {
+    pub fn spawn(mut config: EngineConfig) -> Result<Self, EngineError> {
         let size = load::check_model_file(&config.model_path)?;
+        if let Some(budget) = config.ctx_auto {
+            config.ctx_size = crate::context_size::resolve(&config, budget)?;
+        }
         if let Some(path) = &config.embedding_model {
             load::check_model_file(path)?;
         }
@@ -111,6 +114,11 @@ impl EngineHandle {
     }
 
     /// Seconds the model took to load, once loaded.
+    /// The settings the engine runs with (`ctx_size` resolved where it was `auto`).
+    pub fn config(&self) -> &EngineConfig {
+        &self.shared.config
+    }
+
     pub fn load_seconds(&self) -> Option<f64> {
         self.shared.loaded.get().map(|l| l.load_secs)
     }

@@ -1,6 +1,7 @@
 //! edgellm's inference engine: the only crate that uses llama.cpp (through `llama-cpp-2`).
 //!
 //! - [`config`]: engine settings (threads, context, batch, slots, queue).
+//! - [`context_size`]: `--ctx-size auto`, the context sized to the device's memory.
 //! - [`load`]: checking and loading the GGUF, creating the context.
 //! - [`template`]: rendering the model's own Jinja chat template.
 //! - [`handle`]: [`EngineHandle`], the [`edgellm_backend::Backend`] the API talks to.
@@ -26,6 +27,7 @@
 pub(crate) mod batch;
 pub mod config;
 pub mod constraint;
+pub mod context_size;
 pub mod cpu;
 pub mod decoder;
 pub mod embed;

@@ -12,6 +12,18 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use sysinfo::{Components, Pid, ProcessRefreshKind, ProcessesToUpdate, System};
 
+/// The memory this process may use: the device's RAM, or its cgroup's limit (a systemd
+/// `MemoryMax=`, a container) where that is lower. Read once, at start, to size the context.
+pub fn memory_limit_bytes() -> u64 {
+    let mut sys = System::new();
+    sys.refresh_memory();
+    let total = sys.total_memory();
+    match sys.cgroup_limits() {
+        Some(limits) if limits.total_memory > 0 => total.min(limits.total_memory),
+        _ => total,
+    }
+}
+
 /// Where the Raspberry Pi firmware reports under-voltage and throttling (hex bit flags).
 const PI_THROTTLED: &str = "/sys/devices/platform/soc/soc:firmware/get_throttled";
 
