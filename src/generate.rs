@@ -46,8 +46,8 @@ pub fn main(options: GenerateOptions, engine: EngineConfig) -> Result<(), Error>
                     return Ok(());
                 }
                 Event::Error(e) => return Err(Error::Generate(e.to_string())),
-                // No tools from the command line, so no calls.
-                Event::Started { .. } | Event::ToolCalls(_) => {}
+                // No tools nor logprobs from the command line.
+                Event::Started { .. } | Event::ToolCalls(_) | Event::Logprob(_) => {}
             }
         }
         Err(Error::Generate("the engine stopped".into()))

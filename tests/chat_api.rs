@@ -12,6 +12,24 @@ fn content(v: &Value) -> String {
         .to_string()
 }
 
+/// Two answers' log probabilities: the same tokens and alternatives, the figures equal up
+/// to float noise (speculation and the KV cache decode a prompt in different batches).
+fn same_logprobs(a: &[Value], b: &[Value]) {
+    assert_eq!(a.len(), b.len(), "{a:?} {b:?}");
+    for (x, y) in a.iter().zip(b) {
+        assert_eq!((&x["token"], &x["bytes"]), (&y["token"], &y["bytes"]));
+        let (p, q) = (
+            x["logprob"].as_f64().unwrap(),
+            y["logprob"].as_f64().unwrap(),
+        );
+        assert!((p - q).abs() < 0.05, "{x} {y}");
+        assert_eq!(
+            x["top_logprobs"].as_array().map(Vec::len),
+            y["top_logprobs"].as_array().map(Vec::len)
+        );
+    }
+}
+
 #[test]
 fn greedy_chat_is_repeatable_and_the_stream_matches_it() {
     let server = Server::start(&[]);
@@ -95,6 +113,91 @@ fn greedy_chat_is_repeatable_and_the_stream_matches_it() {
         last["usage"]["completion_tokens"],
         usage["completion_tokens"]
     );
+
+    // Log probabilities: asked for, the same greedy answer comes with one entry per token
+    // whose texts spell it; the greedy token is the most likely one, so it heads its own
+    // alternatives; streamed, the chunks carry the same entries.
+    let mut with = body.clone();
+    with["logprobs"] = json!(true);
+    with["top_logprobs"] = json!(3);
+    let (status, lp) = server.post_json("/v1/chat/completions", &with);
+    assert_eq!(status, 200, "{lp}");
+    assert_eq!(
+        content(&lp),
+        text,
+        "asking for logprobs changes nothing else"
+    );
+    let entries = lp["choices"][0]["logprobs"]["content"].as_array().unwrap();
+    assert_eq!(
+        entries.len() as u64,
+        usage["completion_tokens"].as_u64().unwrap(),
+        "{lp}"
+    );
+    let spelled: String = entries
+        .iter()
+        .map(|e| e["token"].as_str().unwrap())
+        .collect();
+    assert_eq!(spelled, text);
+    for e in entries {
+        let logprob = e["logprob"].as_f64().unwrap();
+        assert!(logprob <= 0.0, "{e}");
+        let top = e["top_logprobs"].as_array().unwrap();
+        assert_eq!(top.len(), 3, "{e}");
+        assert_eq!(
+            top[0]["token"], e["token"],
+            "greedy picks the most likely: {e}"
+        );
+        assert!(
+            (top[0]["logprob"].as_f64().unwrap() - logprob).abs() < 1e-4,
+            "{e}"
+        );
+        assert!(top[1]["logprob"].as_f64().unwrap() <= logprob, "{e}");
+        assert_eq!(
+            e["bytes"].as_array().unwrap().len(),
+            e["token"].as_str().unwrap().len()
+        );
+    }
+    with["stream"] = json!(true);
+    let r = server
+        .blocking_client()
+        .post(server.url("/v1/chat/completions"))
+        .json(&with)
+        .send()
+        .unwrap();
+    let streamed_entries: Vec<Value> = sse_data(&r.text().unwrap())
+        .iter()
+        .filter(|d| *d != "[DONE]")
+        .map(|d| serde_json::from_str::<Value>(d).unwrap())
+        .filter_map(|c| c["choices"][0]["logprobs"]["content"].as_array().cloned())
+        .flatten()
+        .collect();
+    same_logprobs(&streamed_entries, entries);
+    // Without the question, nothing is computed or sent.
+    assert!(a["choices"][0]["logprobs"].is_null(), "{a}");
+
+    // Completions' `logprobs: N` and Ollama's `logprobs` give the same figures.
+    let (_, c) = server.post_json(
+        "/v1/completions",
+        &json!({ "prompt": "def add(a, b):", "max_tokens": 6, "temperature": 0, "logprobs": 2 }),
+    );
+    let clp = &c["choices"][0]["logprobs"];
+    let tokens: String = clp["tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    assert_eq!(tokens, c["choices"][0]["text"].as_str().unwrap(), "{c}");
+    assert_eq!(clp["top_logprobs"][0].as_object().unwrap().len(), 2, "{c}");
+    assert_eq!(clp["text_offset"][0], 0, "{c}");
+    let (_, o) = server.post_json(
+        "/api/chat",
+        &json!({ "model": "m", "messages": body["messages"], "stream": false, "logprobs": true,
+            "top_logprobs": 3, "options": { "temperature": 0, "num_predict": 40 } }),
+    );
+    assert_eq!(o["message"]["content"], text.as_str(), "{o}");
+    // The same entries in Ollama's shape.
+    same_logprobs(o["logprobs"].as_array().unwrap(), entries);
 }
 
 #[test]

@@ -126,6 +126,7 @@ chat_cases = {
                               "function_call": {"name": "get_weather"}, "max_tokens": 48},
     "chat json_object": {"messages": [{"role": "user", "content": "A planet as JSON."}], "max_tokens": 24,
                          "response_format": {"type": "json_object"}},
+    "chat logprobs": {"messages": user, "max_tokens": 8, "logprobs": True, "top_logprobs": 2},
     "chat json_schema": {"messages": [{"role": "user", "content": "Name a planet."}], "max_tokens": 24,
                          "response_format": {"type": "json_schema", "json_schema": {"name": "p", "schema": planet}}},
 }
@@ -137,6 +138,7 @@ for case, body in {
     "chat stream with usage": {**chat_cases["chat"], "stream": True, "stream_options": {"include_usage": True}},
     "chat stream tools": {**chat_cases["chat tools named"], "stream": True},
     "chat stream legacy functions": {**chat_cases["chat legacy functions"], "stream": True},
+    "chat stream logprobs": {**chat_cases["chat logprobs"], "stream": True},
 }.items():
     for _, chunk in sse("/v1/chat/completions", body):
         validate(case, OPENAI, "CreateChatCompletionStreamResponse", chunk)
@@ -144,6 +146,10 @@ for case, body in {
 # Text completions, embeddings, models.
 validate("completion", OPENAI, "CreateCompletionResponse",
          post("/v1/completions", {"prompt": "def add(a, b):", "max_tokens": 8}).json())
+validate("completion logprobs", OPENAI, "CreateCompletionResponse",
+         post("/v1/completions", {"prompt": "def add(a, b):", "max_tokens": 4, "logprobs": 2}).json())
+validate("completion suffix", OPENAI, "CreateCompletionResponse",
+         post("/v1/completions", {"prompt": "def add(a, b):\n    return ", "suffix": "\n", "max_tokens": 4}).json())
 for _, chunk in sse("/v1/completions", {"prompt": "def add(a, b):", "max_tokens": 4, "stream": True}):
     validate("completion stream", OPENAI, "CreateCompletionStreamChunk", chunk)
 for case, body in {
@@ -198,6 +204,8 @@ for case, body in {
     "ollama chat": {"model": "qwen-test", "messages": user, "stream": False, "options": {"num_predict": 8}},
     "ollama chat tools": {"model": "qwen-test", "messages": ask_weather, "tools": weather, "stream": False,
                           "options": {"num_predict": 48, "temperature": 0}},
+    "ollama chat logprobs": {"model": "qwen-test", "messages": user, "stream": False, "logprobs": True,
+                             "top_logprobs": 2, "options": {"num_predict": 4}},
     "ollama chat format": {"model": "qwen-test", "messages": user, "stream": False, "format": "json",
                            "options": {"num_predict": 16}},
 }.items():
@@ -206,7 +214,10 @@ for line in ndjson("/api/chat", {"model": "qwen-test", "messages": user, "option
     validate("ollama chat stream", OLLAMA, "ChatStreamEvent", line)
 validate("ollama generate", OLLAMA, "GenerateResponse",
          post("/api/generate", {"model": "qwen-test", "prompt": "Hi", "stream": False, "options": {"num_predict": 8}}).json())
-for line in ndjson("/api/generate", {"model": "qwen-test", "prompt": "Hi", "options": {"num_predict": 8}}):
+validate("ollama generate suffix", OLLAMA, "GenerateResponse",
+         post("/api/generate", {"model": "qwen-test", "prompt": "def add(a, b):\n    return ", "suffix": "\n",
+                                "stream": False, "options": {"num_predict": 4}}).json())
+for line in ndjson("/api/generate", {"model": "qwen-test", "prompt": "Hi", "logprobs": True, "options": {"num_predict": 8}}):
     validate("ollama generate stream", OLLAMA, "GenerateStreamEvent", line)
 validate("ollama embed", OLLAMA, "EmbedResponse", post("/api/embed", {"model": "qwen-test", "input": ["a", "b"]}).json())
 validate("ollama tags", OLLAMA, "ListResponse", http.get("/api/tags").json())

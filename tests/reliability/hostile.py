@@ -189,7 +189,7 @@ def cases(rng, limit):
         body["stop"] = stop
         out.append(Case(f"chat.stop={stop!r}", path, body, valid))
     # n, model, unknown fields.
-    for field, value, valid in [("n", 1, True), ("n", 2, False), ("model", 7, False), ("model", "gpt-4", True), ("logit_bias", {"1": 100}, False), ("logit_bias", {}, True), ("logprobs", True, False), ("zzz", [1, 2], True)]:
+    for field, value, valid in [("n", 1, True), ("n", 2, False), ("model", 7, False), ("model", "gpt-4", True), ("logit_bias", {"1": 100}, False), ("logit_bias", {}, True), ("logprobs", True, True), ("top_logprobs", 99, False), ("zzz", [1, 2], True)]:
         path, body = base("chat")
         body[field] = value
         out.append(Case(f"chat.{field}={value!r}", path, body, valid))

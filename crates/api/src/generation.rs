@@ -1,8 +1,8 @@
 //! Reading a backend's event stream: all at once, or piece by piece.
 
 use edgellm_backend::{
-    Backend, BackendError, Event, EventStream, FinishReason, GenerateRequest, Timings, ToolCall,
-    Usage,
+    Backend, BackendError, Event, EventStream, FinishReason, GenerateRequest, Timings,
+    TokenLogprob, ToolCall, Usage,
 };
 use std::sync::Arc;
 
@@ -24,12 +24,16 @@ pub struct Completion {
     pub timings: Timings,
     /// The stop string that ended the answer, if one did.
     pub stop_sequence: Option<String>,
+    /// The answer's tokens' log probabilities, when the request asked for them.
+    pub logprobs: Vec<TokenLogprob>,
 }
 
 /// One item of a streamed generation, as endpoints render it.
 #[derive(Debug)]
 pub enum Piece {
     Text(String),
+    /// The log probabilities of the tokens of the `Text` that follows (only when asked).
+    Logprobs(Vec<TokenLogprob>),
     Calls(Vec<ToolCall>),
     Done {
         finish_reason: FinishReason,
@@ -85,10 +89,12 @@ pub async fn off_workers<T: Send + 'static>(
 pub async fn collect(events: EventStream, metrics: Arc<Metrics>) -> Result<Completion, ApiError> {
     let mut text = String::new();
     let mut calls = Vec::new();
+    let mut logprobs = Vec::new();
     let mut pieces = std::pin::pin!(pieces(events, metrics));
     while let Some(piece) = pieces.next().await {
         match piece {
             Piece::Text(t) => text.push_str(&t),
+            Piece::Logprobs(l) => logprobs.extend(l),
             Piece::Calls(c) => calls.extend(c),
             Piece::Done {
                 finish_reason,
@@ -103,6 +109,7 @@ pub async fn collect(events: EventStream, metrics: Arc<Metrics>) -> Result<Compl
                     usage,
                     timings,
                     stop_sequence,
+                    logprobs,
                 })
             }
             Piece::Error(e) => return Err(e),
@@ -112,20 +119,44 @@ pub async fn collect(events: EventStream, metrics: Arc<Metrics>) -> Result<Compl
 }
 
 /// The events as [`Piece`]s; a stream that ends without `Done` ends with an error piece.
+/// Log probabilities are held until the text they belong to, and dropped for tokens whose
+/// text is never sent (a stop string, a tool call).
 pub fn pieces(
     events: EventStream,
     metrics: Arc<Metrics>,
 ) -> impl Stream<Item = Piece> + Send + 'static {
-    futures::stream::unfold(Some(events), move |state| {
+    let start = Reading {
+        events,
+        logprobs: Vec::new(),
+        text: None,
+    };
+    futures::stream::unfold(Some(start), move |state| {
         let metrics = Arc::clone(&metrics);
         async move {
-            let mut events = state?;
+            let mut r = state?;
+            if let Some(t) = r.text.take() {
+                return Some((Piece::Text(t), Some(r)));
+            }
             loop {
-                let piece = match events.recv().await {
+                let piece = match r.events.recv().await {
                     None => return Some((Piece::Error(lost()), None)),
                     Some(Event::Started { .. }) => continue,
-                    Some(Event::Text(t)) => return Some((Piece::Text(t), Some(events))),
-                    Some(Event::ToolCalls(c)) => return Some((Piece::Calls(c), Some(events))),
+                    Some(Event::Logprob(l)) => {
+                        r.logprobs.push(l);
+                        continue;
+                    }
+                    Some(Event::Text(t)) if r.logprobs.is_empty() => {
+                        return Some((Piece::Text(t), Some(r)))
+                    }
+                    Some(Event::Text(t)) => {
+                        let logprobs = std::mem::take(&mut r.logprobs);
+                        r.text = Some(t);
+                        return Some((Piece::Logprobs(logprobs), Some(r)));
+                    }
+                    Some(Event::ToolCalls(c)) => {
+                        r.logprobs.clear();
+                        return Some((Piece::Calls(c), Some(r)));
+                    }
                     Some(Event::Done {
                         finish_reason,
                         usage,
@@ -147,6 +178,32 @@ pub fn pieces(
             }
         }
     })
+}
+
+/// What [`pieces`] holds between items.
+struct Reading {
+    events: EventStream,
+    /// Log probabilities waiting for their text.
+    logprobs: Vec<TokenLogprob>,
+    /// A text piece to send after its log probabilities.
+    text: Option<String>,
+}
+
+/// Token log probabilities as OpenAI's chat and Ollama both list them: `[{"token",
+/// "logprob", "bytes", "top_logprobs": [{"token", "logprob", "bytes"}]}]`.
+pub fn logprob_entries(list: &[TokenLogprob]) -> Vec<serde_json::Value> {
+    let entry = |token: &str, bytes: &[u8], logprob: f32| serde_json::json!({ "token": token, "logprob": logprob, "bytes": bytes });
+    list.iter()
+        .map(|t| {
+            let mut e = entry(&t.token, &t.bytes, t.logprob);
+            e["top_logprobs"] = t
+                .top
+                .iter()
+                .map(|(tok, b, lp)| entry(tok, b, *lp))
+                .collect();
+            e
+        })
+        .collect()
 }
 
 fn lost() -> ApiError {

@@ -1,8 +1,8 @@
 //! The model routes of both dialects as their clients read them, without a model: Ollama's
 //! `name:tag` names, `/api/ps`'s `context_length`, `/api/show`'s and `/api/pull`'s answers
 //! for the served model and for any other name, `HEAD /api/tags`; OpenAI's `refusal` and
-//! the refusal of options that would change the answer and are not implemented (`logprobs`,
-//! `logit_bias`, audio).
+//! the refusal of options that would change the answer and are not implemented
+//! (`logit_bias`, audio) or out of range (`top_logprobs` without `logprobs`, above 20).
 
 mod common;
 
@@ -125,7 +125,7 @@ async fn ollama_answers_carry_the_tagged_name() {
 }
 
 #[tokio::test]
-async fn openai_answers_carry_refusal_and_refuse_unsupported_options_by_name() {
+async fn openai_answers_carry_refusal_and_refuse_unsupported_or_out_of_range_options_by_name() {
     let messages = json!([{ "role": "user", "content": "hi" }]);
     let (status, body) = post_to(
         state(),
@@ -142,19 +142,20 @@ async fn openai_answers_carry_refusal_and_refuse_unsupported_options_by_name() {
     );
 
     let refused = [
-        (
-            "/v1/chat/completions",
-            json!({ "messages": messages, "logprobs": true }),
-            "logprobs",
-        ),
+        // Alternatives need logprobs asked for; counts are bounded.
         (
             "/v1/chat/completions",
             json!({ "messages": messages, "top_logprobs": 3 }),
             "top_logprobs",
         ),
         (
+            "/v1/chat/completions",
+            json!({ "messages": messages, "logprobs": true, "top_logprobs": 21 }),
+            "top_logprobs",
+        ),
+        (
             "/v1/completions",
-            json!({ "prompt": "hi", "logprobs": 2 }),
+            json!({ "prompt": "hi", "logprobs": 21 }),
             "logprobs",
         ),
         (

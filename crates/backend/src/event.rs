@@ -51,6 +51,18 @@ pub struct ToolCall {
     pub arguments: serde_json::Value,
 }
 
+/// A generated token's log probability (natural log, under the model's own distribution:
+/// the softmax of its logits), with the most likely alternatives at its position.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenLogprob {
+    /// The token's text (lossy where it is part of a multi-byte character).
+    pub token: String,
+    pub bytes: Vec<u8>,
+    pub logprob: f32,
+    /// The `top_logprobs` most likely tokens, most likely first: (text, bytes, logprob).
+    pub top: Vec<(String, Vec<u8>, f32)>,
+}
+
 /// One event of a request's stream.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
@@ -58,6 +70,10 @@ pub enum Event {
     Started { prompt_tokens: usize },
     /// A piece of generated text (always whole UTF-8 characters).
     Text(String),
+    /// With [`crate::SamplingParams::logprobs`]: a sampled token's log probability, sent
+    /// before the `Text` that carries its text (tokens whose text is never sent, such as a
+    /// stop string's or a call's, have theirs dropped by the reader).
+    Logprob(TokenLogprob),
     /// The answer's tool calls, complete and parsed by the engine (no layer above it knows
     /// the model's call syntax). Sent once, after the last `Text`, and followed by `Done`
     /// with [`FinishReason::ToolCalls`]. A call the model did not finish (cut off by

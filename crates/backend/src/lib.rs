@@ -11,9 +11,10 @@
 pub mod event;
 pub mod request;
 
-pub use event::{Event, FinishReason, Timings, ToolCall, Usage};
+pub use event::{Event, FinishReason, Timings, TokenLogprob, ToolCall, Usage};
 pub use request::{
     ChatMessage, GenerateRequest, Infill, Prompt, SamplingParams, ToolChoice, Tools,
+    MAX_TOP_LOGPROBS,
 };
 
 use tokio::sync::mpsc;

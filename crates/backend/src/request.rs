@@ -109,7 +109,13 @@ pub struct SamplingParams {
     pub stop: Vec<String>,
     /// Constrain the output to JSON matching this schema (`{"type": "object"}` for JSON mode).
     pub format: Option<serde_json::Value>,
+    /// Report each token's log probability with this many alternatives (at most
+    /// [`MAX_TOP_LOGPROBS`]); `None` computes none (and costs nothing).
+    pub logprobs: Option<u8>,
 }
+
+/// Most alternatives `logprobs` may ask for per token (OpenAI's limit).
+pub const MAX_TOP_LOGPROBS: u8 = 20;
 
 impl Default for SamplingParams {
     fn default() -> Self {
@@ -126,6 +132,7 @@ impl Default for SamplingParams {
             max_tokens: None,
             stop: Vec::new(),
             format: None,
+            logprobs: None,
         }
     }
 }

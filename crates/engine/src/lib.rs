@@ -14,6 +14,7 @@
 //!   API gets them parsed, as [`edgellm_backend::ToolCall`]s).
 //! - [`embed`]: embeddings from the loaded model.
 //! - `infill`: fill-in-the-middle prompts with the model's FIM tokens.
+//! - `logprobs`: sampled tokens' log probabilities, for requests that ask.
 //! - `repeat`: the loop guard, which ends an answer that repeats itself.
 //! - `speculate`: prompt-lookup drafts (the scheduler verifies them in `scheduler::speculation`).
 //! - [`cpu`]: which llama.cpp CPU kernels run (aarch64 variants picked at start).
@@ -35,6 +36,7 @@ pub mod error;
 pub mod handle;
 mod infill;
 pub mod load;
+mod logprobs;
 mod repeat;
 pub mod sampler;
 pub mod scheduler;

@@ -75,6 +75,8 @@ impl Blocks {
                 out.push(("message_stop", json!({ "type": "message_stop" })));
             }
             Piece::Error(e) => out.push(("error", stream_error(&e))),
+            // Anthropic's API has no log probabilities (none are asked for).
+            Piece::Logprobs(_) => {}
         }
         out
     }

@@ -106,7 +106,7 @@ pub async fn handler(State(state): State<AppState>, body: JsonBody) -> Result<Re
     let frames = generation::pieces(events, Arc::clone(&state.metrics)).filter_map(move |piece| {
         let frame = match piece {
             Piece::Text(t) => Some(json!({ "content": t, "stop": false })),
-            Piece::Calls(_) => None,
+            Piece::Calls(_) | Piece::Logprobs(_) => None,
             Piece::Done {
                 finish_reason,
                 usage,

@@ -119,15 +119,30 @@ pub(crate) async fn respond(
     if !stream {
         let done = generation::collect(events, metrics).await?;
         let mut out = line(&done.text);
+        if !done.logprobs.is_empty() {
+            out["logprobs"] = logprobs_json(&done.logprobs);
+        }
         if !done.calls.is_empty() {
             out["message"]["tool_calls"] = ollama_calls(&done.calls);
         }
         done_fields(&mut out, done.finish_reason, &done.usage, &done.timings);
         return Ok(axum::Json(out).into_response());
     }
+    // A text line carries its tokens' log probabilities (they arrive just before it).
+    let mut pending = Vec::new();
     let lines = generation::pieces(events, metrics).flat_map(move |piece| {
         let out = match piece {
-            Piece::Text(t) => vec![line(&t)],
+            Piece::Logprobs(l) => {
+                pending = l;
+                Vec::new()
+            }
+            Piece::Text(t) => {
+                let mut l = line(&t);
+                if !pending.is_empty() {
+                    l["logprobs"] = logprobs_json(&std::mem::take(&mut pending));
+                }
+                vec![l]
+            }
             Piece::Calls(calls) => {
                 let mut l = line("");
                 l["message"]["tool_calls"] = ollama_calls(&calls);
@@ -148,6 +163,11 @@ pub(crate) async fn respond(
         futures::stream::iter(out)
     });
     Ok(ndjson(lines))
+}
+
+/// Ollama's `logprobs`: `[{"token", "logprob", "bytes", "top_logprobs": [...]}]`.
+fn logprobs_json(list: &[edgellm_backend::TokenLogprob]) -> Value {
+    Value::Array(crate::generation::logprob_entries(list))
 }
 
 /// Ollama's `tool_calls`: arguments as objects.

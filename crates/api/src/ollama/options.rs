@@ -35,6 +35,11 @@ pub struct OllamaCommon {
     /// `"json"` or a JSON schema object.
     #[serde(default)]
     pub format: Option<serde_json::Value>,
+    /// Log probabilities of the answer's tokens, with `top_logprobs` alternatives each.
+    #[serde(default, deserialize_with = "crate::json::null_as_default")]
+    pub logprobs: bool,
+    #[serde(default)]
+    pub top_logprobs: Option<i64>,
 }
 
 fn yes() -> bool {
@@ -80,5 +85,24 @@ impl OllamaCommon {
             format,
         }
         .validate(max_tokens_cap)
+        .and_then(|mut p| {
+            p.logprobs = self.logprobs()?;
+            Ok(p)
+        })
+    }
+
+    fn logprobs(&self) -> Result<Option<u8>, ApiError> {
+        let max = i64::from(edgellm_backend::MAX_TOP_LOGPROBS);
+        let top = match self.top_logprobs {
+            None => 0,
+            Some(n) if (0..=max).contains(&n) => n as u8,
+            Some(n) => {
+                return Err(ApiError::invalid(
+                    "top_logprobs",
+                    format!("top_logprobs must be between 0 and {max}, got {n}"),
+                ))
+            }
+        };
+        Ok(self.logprobs.then_some(top))
     }
 }

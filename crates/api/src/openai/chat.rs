@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::params::CommonParams;
-use super::{new_id, now_unix, usage_json};
+use super::{logprobs, new_id, now_unix, usage_json};
 use crate::sse;
 use std::sync::Arc;
 
@@ -28,7 +28,9 @@ pub async fn handler(State(state): State<AppState>, body: JsonBody) -> Result<Re
     let req: ChatRequest = body.parse()?;
     let common: CommonParams = body.parse()?;
     let tool_fields: ToolFields = body.parse()?;
-    let params = common.sampling(state.limits.max_tokens_cap)?;
+    let mut params = common.sampling(state.limits.max_tokens_cap)?;
+    params.logprobs = common.chat_logprobs()?;
+    let asked_logprobs = params.logprobs.is_some();
     let tools = tool_fields.to_tools()?;
     let legacy = tool_fields.legacy();
     let messages = to_messages(req.messages)?;
@@ -56,7 +58,7 @@ pub async fn handler(State(state): State<AppState>, body: JsonBody) -> Result<Re
             "choices": [{
                 "index": 0,
                 "message": message,
-                "logprobs": null,
+                "logprobs": asked_logprobs.then(|| logprobs::chat(&done.logprobs)),
                 "finish_reason": finish,
             }],
             "usage": usage_json(&done.usage),
@@ -70,11 +72,23 @@ pub async fn handler(State(state): State<AppState>, body: JsonBody) -> Result<Re
             "choices": [{ "index": 0, "delta": delta, "logprobs": null, "finish_reason": finish }],
         })
     };
+    // A text chunk carries its own tokens' log probabilities (they arrive just before it).
+    let mut pending = Vec::new();
     let first = chunk(json!({ "role": "assistant", "content": "" }), None);
     // Calls arrive whole, parsed by the engine, just before the end.
     let rest = generation::pieces(events, Arc::clone(&state.metrics)).flat_map(move |piece| {
         let out = match piece {
-            Piece::Text(t) => vec![chunk(json!({ "content": t }), None)],
+            Piece::Logprobs(l) => {
+                pending = l;
+                Vec::new()
+            }
+            Piece::Text(t) => {
+                let mut c = chunk(json!({ "content": t }), None);
+                if !pending.is_empty() {
+                    c["choices"][0]["logprobs"] = logprobs::chat(&std::mem::take(&mut pending));
+                }
+                vec![c]
+            }
             Piece::Calls(calls) => call_deltas(&calls, legacy, &chunk),
             Piece::Done {
                 finish_reason,

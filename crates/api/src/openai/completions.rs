@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::params::CommonParams;
-use super::{new_id, now_unix, usage_json};
+use super::{logprobs, new_id, now_unix, usage_json};
 use crate::sse;
 use std::sync::Arc;
 
@@ -37,7 +37,9 @@ pub struct CompletionRequest {
 pub async fn handler(State(state): State<AppState>, body: JsonBody) -> Result<Response, ApiError> {
     let req: CompletionRequest = body.parse()?;
     let common: CommonParams = body.parse()?;
-    let params = common.sampling(state.limits.max_tokens_cap)?;
+    let mut params = common.sampling(state.limits.max_tokens_cap)?;
+    params.logprobs = common.completion_logprobs()?;
+    let asked_logprobs = params.logprobs.is_some();
     let prompt = match req.prompt {
         PromptField::One(p) => p,
         PromptField::Many(mut v) if v.len() == 1 => v.remove(0),
@@ -69,13 +71,30 @@ pub async fn handler(State(state): State<AppState>, body: JsonBody) -> Result<Re
     if !common.stream {
         let done = generation::collect(events, Arc::clone(&state.metrics)).await?;
         let mut out = body(&done.text, Some(done.finish_reason.as_str()));
+        if asked_logprobs {
+            out["choices"][0]["logprobs"] = logprobs::completion(&done.logprobs, 0);
+        }
         out["usage"] = usage_json(&done.usage);
         return Ok(axum::Json(out).into_response());
     }
     let include_usage = common.include_usage();
+    // Each text chunk carries its tokens' log probabilities, offsets counted from the start.
+    let (mut pending, mut offset) = (Vec::new(), 0);
     let chunks = generation::pieces(events, Arc::clone(&state.metrics)).flat_map(move |piece| {
         let out = match piece {
-            Piece::Text(t) => vec![body(&t, None)],
+            Piece::Logprobs(l) => {
+                pending = l;
+                Vec::new()
+            }
+            Piece::Text(t) => {
+                let mut c = body(&t, None);
+                if !pending.is_empty() {
+                    c["choices"][0]["logprobs"] = logprobs::completion(&pending, offset);
+                    pending.clear();
+                }
+                offset += t.chars().count();
+                vec![c]
+            }
             // Text completions offer no tools, so there are no calls.
             Piece::Calls(_) => Vec::new(),
             Piece::Done {

@@ -4,12 +4,14 @@
 //! - [`completions`]: `POST /v1/completions`
 //! - [`embeddings`]: `POST /v1/embeddings`
 //! - [`models`]: `GET /v1/models`
+//! - [`logprobs`]: `logprobs` / `top_logprobs`, read and rendered.
 //! - [`params`]: request fields shared by both generation endpoints, and their validation.
 //! - [`responses`]: `POST /v1/responses` (the Responses API, stateless).
 
 pub mod chat;
 pub mod completions;
 pub mod embeddings;
+pub mod logprobs;
 pub mod models;
 pub mod params;
 pub mod responses;

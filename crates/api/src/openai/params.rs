@@ -43,8 +43,7 @@ pub struct CommonParams {
     pub max_completion_tokens: Option<i64>,
     pub stop: Option<Stop>,
     pub n: Option<i64>,
-    /// Chat's `logprobs` (a bool) and completions' (a count): not computed, so asking for
-    /// them is refused rather than answered with `null`.
+    /// Chat's `logprobs` (a bool) and completions' (a count).
     #[serde(default)]
     pub logprobs: Option<serde_json::Value>,
     #[serde(default)]
@@ -113,11 +112,10 @@ impl CommonParams {
     }
 
     /// Options that would change the answer and that this server does not implement are a
-    /// 400 naming the field, never accepted and ignored: `logprobs: true` (chat), any
-    /// `logprobs` count (completions; OpenAI answers even 0 with the chosen tokens' log
-    /// probabilities), `top_logprobs` above 0, a non-empty `logit_bias`, audio output.
-    /// `logprobs: false`, `null`, `top_logprobs: 0`, `logit_bias: {}` and
-    /// `modalities: ["text"]` ask for nothing and pass.
+    /// 400 naming the field, never accepted and ignored: a non-empty `logit_bias`, audio
+    /// output. `logit_bias: {}` and `modalities: ["text"]` ask for nothing and pass.
+    /// (`logprobs` are read by each endpoint: [`CommonParams::chat_logprobs`],
+    /// [`CommonParams::completion_logprobs`].)
     fn refuse_unsupported(&self) -> Result<(), ApiError> {
         if self.logit_bias.as_ref().is_some_and(|m| !m.is_empty()) {
             return Err(ApiError::invalid(
@@ -134,28 +132,6 @@ impl CommonParams {
             return Err(ApiError::invalid(
                 param,
                 format!("'{param}': this server answers with text only"),
-            ));
-        }
-        let asked = match &self.logprobs {
-            None | Some(serde_json::Value::Null | serde_json::Value::Bool(false)) => false,
-            Some(serde_json::Value::Bool(true) | serde_json::Value::Number(_)) => true,
-            Some(_) => {
-                return Err(ApiError::invalid(
-                    "logprobs",
-                    "'logprobs' must be a boolean (chat) or an integer (completions)",
-                ))
-            }
-        };
-        if asked {
-            return Err(ApiError::invalid(
-                "logprobs",
-                "'logprobs' is not supported by this server; leave it out or set it to false",
-            ));
-        }
-        if self.top_logprobs.is_some_and(|n| n > 0) {
-            return Err(ApiError::invalid(
-                "top_logprobs",
-                "'top_logprobs' is not supported by this server; leave it out or set it to 0",
             ));
         }
         Ok(())

@@ -33,6 +33,11 @@ impl Scheduler<'_> {
         if vocab.is_eog(token) {
             return self.finish(index, FinishReason::Stop, true);
         }
+        if let Some(top) = active.params.logprobs {
+            let logprob =
+                crate::logprobs::of(&vocab, self.ctx.get_logits_ith(idx), token, top.into());
+            active.send(Event::Logprob(logprob));
+        }
         active.generated += 1;
         self.shared
             .counters

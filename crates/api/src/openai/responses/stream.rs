@@ -143,6 +143,8 @@ impl Events {
                 };
                 self.push(&mut out, kind, json!({ "response": response }));
             }
+            // `top_logprobs` is refused on this route, so none are asked for.
+            Piece::Logprobs(_) => {}
             Piece::Error(e) => {
                 self.close_message(&mut out, "incomplete");
                 let error = json!({ "code": "server_error", "message": e.to_string() });
