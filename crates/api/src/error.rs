@@ -172,8 +172,9 @@ impl ApiError {
     }
 }
 
-/// Carried by every error response: what the error says, for the layer that shows errors
-/// in another dialect's shape (`/api/*`: [`crate::ollama::error_shape`]).
+/// Carried by every error response: what the error says, for the layers that show errors
+/// in another dialect's shape (`/api/*`: [`crate::ollama::error_shape`]; `/v1/messages*`:
+/// [`crate::anthropic::error_shape`]).
 #[derive(Debug, Clone)]
 pub struct ErrorMessage(pub String);
 
@@ -191,4 +192,32 @@ impl IntoResponse for ApiError {
         }
         response
     }
+}
+
+/// For a dialect's error layer: run the request and, when it is one of `ours` and its answer
+/// is an [`ApiError`], give the body `shape(status, message)`, status and headers kept. The
+/// handlers' errors and those of the layers around them (key check, rate limiter, fallbacks,
+/// body limit, admission) all carry their message, so nothing is buffered or parsed again.
+pub(crate) async fn reshape(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+    ours: fn(&str) -> bool,
+    shape: fn(StatusCode, &str) -> serde_json::Value,
+) -> Response {
+    let mine = ours(req.uri().path());
+    let mut response = next.run(req).await;
+    if !mine {
+        return response;
+    }
+    let Some(ErrorMessage(message)) = response.extensions_mut().remove::<ErrorMessage>() else {
+        return response;
+    };
+    let (mut parts, _) = response.into_parts();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    let body = shape(parts.status, &message);
+    Response::from_parts(parts, axum::body::Body::from(body.to_string()))
 }

@@ -9,21 +9,10 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use common::{post, send, Scripted};
+use common::{events, parse, post, send, weather_call, Scripted};
 use edgellm_api::{ApiKeys, AppState};
-use edgellm_backend::{Backend, Event, FinishReason, Prompt, ToolCall};
+use edgellm_backend::{Backend, Event, FinishReason, Prompt};
 use serde_json::{json, Value};
-
-fn parse(body: &str) -> Value {
-    serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"))
-}
-
-fn weather_call() -> Event {
-    Event::ToolCalls(vec![ToolCall {
-        name: "get_weather".into(),
-        arguments: json!({"city": "Paris"}),
-    }])
-}
 
 fn request(extra: Value) -> Value {
     let mut r = json!({
@@ -79,17 +68,6 @@ async fn a_whole_answer_has_text_and_tool_use_blocks() {
     let tools = seen[0].tools.as_ref().unwrap();
     assert_eq!(tools.definitions[0]["function"]["name"], "get_weather");
     assert_eq!(seen[0].params.max_tokens, Some(32));
-}
-
-/// The `event:` names and data of an SSE body.
-fn events(body: &str) -> Vec<(String, Value)> {
-    body.split("\n\n")
-        .filter_map(|frame| {
-            let name = frame.lines().find_map(|l| l.strip_prefix("event: "))?;
-            let data = frame.lines().find_map(|l| l.strip_prefix("data: "))?;
-            Some((name.to_owned(), parse(data)))
-        })
-        .collect()
 }
 
 #[tokio::test]

@@ -5,13 +5,9 @@
 mod common;
 
 use axum::http::StatusCode;
-use common::{post, Scripted};
+use common::{parse, post, Scripted};
 use edgellm_backend::{Event, FinishReason, Infill, Prompt};
 use serde_json::{json, Value};
-
-fn parse(body: &str) -> Value {
-    serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"))
-}
 
 fn backend() -> std::sync::Arc<Scripted> {
     Scripted::new(vec![Event::Text("a + b".into())], FinishReason::Stop)

@@ -9,7 +9,7 @@ mod common;
 use std::sync::Arc;
 
 use axum::http::StatusCode;
-use common::{call, model_info, post_to, Scripted};
+use common::{call, model_info, parse, post_to, Scripted};
 use edgellm_api::AppState;
 use edgellm_backend::{Backend, Event, FinishReason};
 use serde_json::{json, Value};
@@ -18,10 +18,6 @@ fn state() -> AppState {
     let backend: Arc<dyn Backend> =
         Scripted::new(vec![Event::Text("Hi".into())], FinishReason::Stop);
     AppState::new(backend)
-}
-
-fn parse(body: &str) -> Value {
-    serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"))
 }
 
 #[tokio::test]

@@ -5,20 +5,9 @@
 mod common;
 
 use axum::http::StatusCode;
-use common::{post, Scripted};
-use edgellm_backend::{Event, FinishReason, Prompt, ToolCall};
+use common::{events, parse, post, weather_call, Scripted};
+use edgellm_backend::{Event, FinishReason, Prompt};
 use serde_json::{json, Value};
-
-fn parse(body: &str) -> Value {
-    serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"))
-}
-
-fn weather_call() -> Event {
-    Event::ToolCalls(vec![ToolCall {
-        name: "get_weather".into(),
-        arguments: json!({"city": "Paris"}),
-    }])
-}
 
 fn request(extra: Value) -> Value {
     let mut r = json!({
@@ -108,16 +97,6 @@ async fn the_token_limit_makes_it_incomplete() {
     let r = parse(&body);
     assert_eq!(r["status"], "incomplete", "{r}");
     assert_eq!(r["incomplete_details"]["reason"], "max_output_tokens");
-}
-
-fn events(body: &str) -> Vec<(String, Value)> {
-    body.split("\n\n")
-        .filter_map(|frame| {
-            let name = frame.lines().find_map(|l| l.strip_prefix("event: "))?;
-            let data = frame.lines().find_map(|l| l.strip_prefix("data: "))?;
-            Some((name.to_owned(), parse(data)))
-        })
-        .collect()
 }
 
 #[tokio::test]

@@ -16,13 +16,12 @@ pub mod messages;
 pub mod request;
 pub mod stream;
 
-use axum::body::Body;
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use edgellm_backend::{FinishReason, Usage};
 use serde_json::{json, Value};
 
-use crate::error::{ApiError, ErrorMessage};
+use crate::error::ApiError;
 
 /// Whether a path belongs to this dialect.
 fn is_anthropic(path: &str) -> bool {
@@ -54,24 +53,9 @@ pub(crate) fn stream_error(e: &ApiError) -> Value {
 }
 
 /// The layer that gives every error on `/v1/messages*` Anthropic's shape, status and
-/// headers kept (the handlers' errors and those of the key check, rate limiter, admission).
+/// headers kept, whichever layer produced it ([`crate::error::reshape`]).
 pub async fn error_shape(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
-    let ours = is_anthropic(req.uri().path());
-    let mut response = next.run(req).await;
-    if !ours {
-        return response;
-    }
-    let Some(ErrorMessage(message)) = response.extensions_mut().remove::<ErrorMessage>() else {
-        return response;
-    };
-    let (mut parts, _) = response.into_parts();
-    parts.headers.remove(header::CONTENT_LENGTH);
-    parts.headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    let body = error_body(parts.status, &message);
-    Response::from_parts(parts, Body::from(body.to_string()))
+    crate::error::reshape(req, next, is_anthropic, error_body).await
 }
 
 /// `stop_reason`: `end_turn`, `stop_sequence`, `max_tokens` or `tool_use`.

@@ -20,35 +20,24 @@ pub mod options;
 pub mod pull;
 
 use axum::body::Body;
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use edgellm_backend::{FinishReason, Timings, ToolCall, Usage};
 use futures::{Stream, StreamExt};
 use serde_json::{json, Value};
 
-use crate::error::{ApiError, ErrorMessage};
+use crate::error::ApiError;
 
 /// The layer that gives every error on `/api/*` Ollama's shape, `{"error": "..."}`, status
-/// and headers kept: the handlers' own errors and those of the layers around them (401 from
-/// the key check, 404/405 fallbacks, 413, 429 from the rate limiter, 403 cross-origin, 503
-/// from admission). Every [`ApiError`] response carries its message ([`ErrorMessage`]), so
-/// nothing is buffered or parsed again.
+/// and headers kept, whichever layer produced it ([`crate::error::reshape`]).
 pub async fn error_shape(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
-    let ollama = req.uri().path().starts_with("/api/");
-    let mut response = next.run(req).await;
-    if !ollama {
-        return response;
-    }
-    let Some(ErrorMessage(message)) = response.extensions_mut().remove::<ErrorMessage>() else {
-        return response;
-    };
-    let (mut parts, _) = response.into_parts();
-    parts.headers.remove(header::CONTENT_LENGTH);
-    parts.headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    Response::from_parts(parts, Body::from(json!({ "error": message }).to_string()))
+    crate::error::reshape(
+        req,
+        next,
+        |path| path.starts_with("/api/"),
+        |_, message| json!({ "error": message }),
+    )
+    .await
 }
 
 /// RFC 3339 time for `created_at`.

@@ -129,3 +129,27 @@ pub async fn send(state: AppState, request: Request<Body>) -> (StatusCode, Strin
     let bytes = r.into_body().collect().await.unwrap().to_bytes();
     (status, String::from_utf8(bytes.to_vec()).unwrap())
 }
+
+/// A JSON body, or a panic that shows it.
+pub fn parse(body: &str) -> Value {
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"))
+}
+
+/// The `event:` names and data of a named-event SSE body (Responses, Anthropic Messages).
+pub fn events(body: &str) -> Vec<(String, Value)> {
+    body.split("\n\n")
+        .filter_map(|frame| {
+            let name = frame.lines().find_map(|l| l.strip_prefix("event: "))?;
+            let data = frame.lines().find_map(|l| l.strip_prefix("data: "))?;
+            Some((name.to_owned(), parse(data)))
+        })
+        .collect()
+}
+
+/// A tool call to `get_weather` for Paris, as the engine sends it.
+pub fn weather_call() -> Event {
+    Event::ToolCalls(vec![edgellm_backend::ToolCall {
+        name: "get_weather".into(),
+        arguments: serde_json::json!({"city": "Paris"}),
+    }])
+}

@@ -1,0 +1,56 @@
+"""JSON mode, measured: a set of prompts that ask for facts as an object, with and without
+the word JSON, answered with `response_format: json_object` (JSON mode: the whitespace a
+model naturally writes inside JSON is allowed, bounded) and with the same open-object
+schema written so that it is compiled compact, as JSON mode was before (no whitespace
+between tokens). Greedy decoding. Prints one JSON object: per variant, how many answers are
+a non-empty object carrying the asked-for fact, and the answers.
+
+Usage: python json_mode.py BASE_URL CA_PEM
+"""
+import json
+import sys
+
+import httpx
+
+base, ca = sys.argv[1], sys.argv[2]
+http = httpx.Client(base_url=base, verify=ca, timeout=300)
+
+# (question, the fact the answer must carry)
+CASES = [
+    ("What is the capital of France? Give an object with the key capital.", "paris"),
+    ("Which planet is the largest in the solar system? Give an object with the key planet.", "jupiter"),
+    ("What is the chemical symbol of gold? Give an object with the key symbol.", "au"),
+    ("Who wrote Hamlet? Give an object with the key author.", "shakespeare"),
+    ("What is the boiling point of water in Celsius? Give an object with the key celsius.", "100"),
+    ("Which ocean is the largest? Give an object with the key ocean.", "pacific"),
+]
+VARIANTS = {
+    # JSON mode as it is: `{"type": "object"}` gets the natural-whitespace grammar.
+    "json_mode": {"type": "json_object"},
+    # The same open object, compiled compact: JSON mode as it was.
+    "compact": {"type": "json_schema", "json_schema": {"name": "o", "schema": {"type": "object", "additionalProperties": True}}},
+}
+
+
+def good(text, fact):
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return False
+    return isinstance(value, dict) and len(value) > 0 and fact in json.dumps(value).lower()
+
+
+out = {}
+for name, fmt in VARIANTS.items():
+    answers, hits = [], {"with_json": 0, "without_json": 0}
+    for question, fact in CASES:
+        for word, prompt in (("with_json", question + " Reply in JSON."), ("without_json", question)):
+            r = http.post("/v1/chat/completions", json={
+                "messages": [{"role": "user", "content": prompt}], "temperature": 0,
+                "max_tokens": 48, "response_format": fmt}).json()
+            text = r["choices"][0]["message"]["content"]
+            ok = good(text, fact)
+            hits[word] += ok
+            answers.append({"prompt": prompt, "answer": text, "good": ok})
+    out[name] = {"good": hits, "of": len(CASES), "answers": answers}
+print(json.dumps(out))
