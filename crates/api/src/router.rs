@@ -4,7 +4,7 @@
 //! |---|---|---|---|
 //! | probes and page | `/healthz`, `/readyz`, `/` (chat page; it asks for the key itself) | never | never |
 //! | metrics | `/metrics`, `/status` (JSON; its page loads without a key) | unless `metrics_public` | never |
-//! | api | `/v1/*` (OpenAI, Anthropic's `/v1/messages`), `/api/*` (Ollama), `/tokenize`, `/apply-template`, `/infill`, unknown routes | yes | yes |
+//! | api | `/v1/*` (OpenAI, Anthropic's `/v1/messages`), `/api/*` (Ollama), `/tokenize`, `/apply-template`, `/infill`, `/props`, unknown routes | yes | yes |
 //!
 //! Generating routes are refused while draining or too hot (`guard::admission`) and, with
 //! `/tokenize` and `/apply-template`, hold a per-client slot (`--max-client-requests`). Every route is
@@ -55,6 +55,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/ps", get(ollama::models::ps))
         .route("/api/version", get(ollama::models::version))
         .route("/api/pull", post(ollama::pull::handler))
+        .route("/props", get(extra::props::props))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(from_fn_with_state(state.clone(), keys::require_key));

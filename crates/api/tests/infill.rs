@@ -1,6 +1,7 @@
-//! Fill in the middle through the real router, without a model: `/infill` (llama-server's
-//! fields, answer and stream), `/v1/completions` and `/api/generate` with a `suffix` all ask
-//! the engine for an infill, and bad fields are refused naming them.
+//! llama-server's own routes through the real router, without a model: fill in the middle
+//! (`/infill`'s fields, answer and stream; `/v1/completions` and `/api/generate` with a
+//! `suffix` all ask the engine for an infill; bad fields are refused naming them) and
+//! `/props` (the context size clients read there).
 
 mod common;
 
@@ -98,4 +99,19 @@ async fn a_suffix_on_completions_and_generate_asks_for_an_infill() {
     // Without a suffix nothing changes.
     post(&b, "/v1/completions", json!({"prompt": "x", "suffix": ""})).await;
     assert_eq!(asked(&b), Prompt::Text("x".into()));
+}
+
+#[tokio::test]
+async fn props_tells_the_context_and_the_slots() {
+    let state =
+        edgellm_api::AppState::new(backend() as std::sync::Arc<dyn edgellm_backend::Backend>);
+    let (status, body) = common::call(state, "GET", "/props").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let p = parse(&body);
+    assert_eq!(
+        p["default_generation_settings"]["n_ctx"],
+        common::model_info().n_ctx_per_request
+    );
+    assert_eq!(p["infill"], true);
+    assert!(p["total_slots"].is_number(), "{p}");
 }
