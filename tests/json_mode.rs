@@ -1,9 +1,10 @@
 //! JSON mode that gives content, measured as a benchmark that prints its figures: the
-//! prompts of `tests/clients/json_mode.py` (facts asked for as an object, with and without
-//! the word JSON), answered greedily in JSON mode (`response_format: json_object`, natural
-//! bounded whitespace) and with the same open object compiled compact (JSON mode before).
-//! The share of answers that are a non-empty object carrying the fact is printed for both;
-//! JSON mode must do at least as well as the compact grammar, and give content for most.
+//! prompts of `tests/clients/json_mode.py` (facts asked for as an object, some naming the
+//! key, some plain questions; each with and without the word JSON), answered greedily in
+//! JSON mode (`response_format: json_object`: a non-empty object) and with an open object
+//! that may be empty (JSON mode before, which answered plain questions with `{}`). The share
+//! of answers that are a non-empty object carrying the fact is printed for both; JSON mode
+//! must do at least as well, and give content for most.
 
 mod common;
 

@@ -1,9 +1,9 @@
 """JSON mode, measured: a set of prompts that ask for facts as an object, with and without
-the word JSON, answered with `response_format: json_object` (JSON mode: the whitespace a
-model naturally writes inside JSON is allowed, bounded) and with the same open-object
-schema written so that it is compiled compact, as JSON mode was before (no whitespace
-between tokens). Greedy decoding. Prints one JSON object: per variant, how many answers are
-a non-empty object carrying the asked-for fact, and the answers.
+the word JSON, answered with `response_format: json_object` (JSON mode: a non-empty object)
+and with an open-object schema that allows `{}` (JSON mode as it was, when a model that
+wanted a newline after `{` could only close it). Greedy decoding. Prints one JSON object:
+per variant, how many answers are a non-empty object carrying the asked-for fact, and the
+answers.
 
 Usage: python json_mode.py BASE_URL CA_PEM
 """
@@ -15,19 +15,22 @@ import httpx
 base, ca = sys.argv[1], sys.argv[2]
 http = httpx.Client(base_url=base, verify=ca, timeout=300)
 
-# (question, the fact the answer must carry)
+# (question, the fact the answer must carry): some name the object's key, some are plain
+# questions, as LangChain's `json_mode` users send them.
 CASES = [
     ("What is the capital of France? Give an object with the key capital.", "paris"),
     ("Which planet is the largest in the solar system? Give an object with the key planet.", "jupiter"),
-    ("What is the chemical symbol of gold? Give an object with the key symbol.", "au"),
     ("Who wrote Hamlet? Give an object with the key author.", "shakespeare"),
-    ("What is the boiling point of water in Celsius? Give an object with the key celsius.", "100"),
     ("Which ocean is the largest? Give an object with the key ocean.", "pacific"),
+    ("What is the capital of Italy?", "rome"),
+    ("What is the chemical symbol of gold?", "au"),
+    ("Who painted the Mona Lisa?", "vinci"),
+    ("What is the largest planet in the solar system?", "jupiter"),
 ]
 VARIANTS = {
-    # JSON mode as it is: `{"type": "object"}` gets the natural-whitespace grammar.
+    # JSON mode as it is: a non-empty object.
     "json_mode": {"type": "json_object"},
-    # The same open object, compiled compact: JSON mode as it was.
+    # An open object that may be empty: JSON mode as it was.
     "compact": {"type": "json_schema", "json_schema": {"name": "o", "schema": {"type": "object", "additionalProperties": True}}},
 }
 

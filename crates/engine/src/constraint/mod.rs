@@ -28,18 +28,16 @@ fn compact() -> Value {
 }
 
 /// JSON mode (a schema that only asks for an object: OpenAI's `json_object`, Ollama's
-/// `format: "json"`): here nothing leads the model to a key, and what it writes after `{`
-/// is a newline and an indent, which compact JSON forbids, so the only allowed token it
-/// likes is `}`, and the answer is `{}`. So between two tokens of the JSON one run of
-/// whitespace may come, bounded as in llama.cpp's JSON grammar (`ws ::= | " " | "\n"
-/// [ \t]{0,20}`): a space, or a newline and at most 20 spaces or tabs. Never a longer run.
-fn natural() -> Value {
-    json!({
-        "whitespace_flexible": false,
-        "whitespace_pattern": "( |\\n[ \\t]{0,20})",
-        "item_separator": ",",
-        "key_separator": ":",
-    })
+/// `format: "json"`): here nothing leads the model to a key, and what it likes after `{` is
+/// a newline and an indent, which compact JSON forbids, so the allowed token it likes best
+/// is `}`, and the answer is `{}`. So JSON mode asks for a non-empty object: after `{` the
+/// model must open a key, and it writes one. Measured on `tests/json_mode.rs`'s 16 prompts
+/// (facts asked for, with and without the word JSON), greedy: compact and non-empty 15
+/// answers carried the fact; compact allowing `{}` 13 (3 were `{}`); bounded natural
+/// whitespace as in llama.cpp's JSON grammar 11 (no `{}`, but a pretty-printed start led the
+/// model to other answers). An empty object is valid JSON but answers nothing.
+fn json_mode_schema() -> Value {
+    json!({ "type": "object", "minProperties": 1 })
 }
 
 /// Whether `schema` leaves the whole content of an object open (JSON mode).
@@ -153,11 +151,10 @@ fn with_options(schema: &Value) -> Result<Value, BackendError> {
             )))
         }
     };
-    schema["x-guidance"] = if is_json_mode(&schema) {
-        natural()
-    } else {
-        compact()
-    };
+    if is_json_mode(&schema) {
+        schema = json_mode_schema();
+    }
+    schema["x-guidance"] = compact();
     Ok(schema)
 }
 
@@ -298,20 +295,13 @@ mod tests {
     }
 
     #[test]
-    fn json_mode_allows_the_whitespace_a_model_writes_but_no_long_run() {
+    fn json_mode_asks_for_a_non_empty_compact_object() {
         let c = bytes();
         let any = || c.json_matcher(&json!({"type": "object"})).unwrap();
-        let pretty = "{\n  \"name\": \"Ada\",\n  \"born\": [1815, 12]\n}";
-        assert!(accepts(any(), pretty));
-        assert!(accepts(any(), r#"{"a":1,"b": [1, 2]}"#));
+        assert!(accepts(any(), r#"{"name": "Ada", "born": [1815, 12]}"#));
         assert!(accepts(any(), r#"{"a": {"b": true}}"#));
-        // At most a newline and 20 spaces, and one run between two tokens.
-        let deep = format!("{{\n{}\"a\": 1}}", " ".repeat(20));
-        assert!(accepts(any(), &deep));
-        let too_deep = format!("{{\n{}\"a\": 1}}", " ".repeat(21));
-        assert!(!accepts(any(), &too_deep));
-        assert!(!accepts(any(), "{\n\n\"a\": 1}"));
-        assert!(!accepts(any(), "{  \"a\": 1}"));
+        assert!(!accepts(any(), "{}"), "an empty object answers nothing");
+        assert!(!accepts(any(), "{\n  \"a\": 1\n}"));
         // Still JSON, still an object.
         assert!(!accepts(any(), "[1]"));
         assert!(!accepts(any(), "{\"a\": 1,}"));
@@ -426,7 +416,7 @@ mod tests {
         assert!(with_options(&json!("x")).is_err());
         let s = with_options(&json!({"type": "object"})).unwrap();
         assert_eq!(s["x-guidance"]["whitespace_flexible"], false);
-        assert!(s["x-guidance"]["whitespace_pattern"].is_string());
+        assert_eq!(s["minProperties"], 1, "JSON mode asks for a non-empty object");
         let s = with_options(&json!({"type": "object", "required": ["a"]})).unwrap();
         assert_eq!(s["x-guidance"]["item_separator"], ", ");
     }
