@@ -416,7 +416,10 @@ mod tests {
         assert!(with_options(&json!("x")).is_err());
         let s = with_options(&json!({"type": "object"})).unwrap();
         assert_eq!(s["x-guidance"]["whitespace_flexible"], false);
-        assert_eq!(s["minProperties"], 1, "JSON mode asks for a non-empty object");
+        assert_eq!(
+            s["minProperties"], 1,
+            "JSON mode asks for a non-empty object"
+        );
         let s = with_options(&json!({"type": "object", "required": ["a"]})).unwrap();
         assert_eq!(s["x-guidance"]["item_separator"], ", ");
     }
