@@ -326,6 +326,26 @@ fn text_completions_and_models() {
     );
     assert_eq!(status, 200, "{o}");
     assert_eq!(o["response"], middle, "{o}");
+
+    // An editor sends more than the context holds: the far end of the prefix is cut (the
+    // code nearest the cursor kept) and the middle still fits its gap.
+    let long_prefix = (0..600)
+        .map(|i| format!("x{i} = {i}\n"))
+        .collect::<String>()
+        + prefix;
+    let (status, long) = server.post_json(
+        "/infill",
+        &json!({ "input_prefix": long_prefix, "input_suffix": suffix, "n_predict": 12, "temperature": 0 }),
+    );
+    assert_eq!(status, 200, "{long}");
+    let long_middle = long["content"].as_str().unwrap();
+    assert!(long_middle.replace(' ', "").starts_with("a+b"), "{long}");
+    let (_, models) = server.get_json("/v1/models");
+    let n_ctx = models["data"][0]["meta"]["n_ctx"].as_u64().unwrap();
+    assert!(
+        long["tokens_evaluated"].as_u64().unwrap() <= n_ctx * 3 / 4,
+        "{long}"
+    );
 }
 
 #[test]

@@ -187,7 +187,8 @@ impl EngineHandle {
                 if vocab.should_add_bos() {
                     tokens.push(vocab.bos());
                 }
-                tokens.extend(crate::infill::tokens(&vocab, infill)?);
+                let limit = loaded.info.n_ctx_per_request;
+                tokens.extend(crate::infill::tokens(&vocab, infill, limit)?);
                 return Ok(tokens);
             }
             Prompt::Chat(messages) => match loaded.template.render_pieces(messages, tools)? {
